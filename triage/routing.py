@@ -1,0 +1,149 @@
+"""Stage 6: routing: owning department, co-departments, who is informed, SLA, review tier.
+
+- The primary category owns the complaint (one coordinator); the departments of the other
+  predicted categories are co-departments.
+- Escalations on top: a threat informs 法务 and 公关, a safety risk 质量安全, a crisis the
+  management and 公关 (``[routing.escalation]``).
+- SLA hours by severity level (``[routing.sla]``); deadlines as timestamps when a received time
+  is known.
+- Review tier from the calibrated probabilities (``[routing.review]``): ``auto`` routes by
+  itself, ``suggest`` pre-fills for a person to confirm, ``review`` needs a person to triage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from .config import Config
+from .errors import InputTypeError
+from .results import Routing
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    respond_by: datetime | None
+    resolve_by: datetime | None
+    hours_past_respond: float | None
+    hours_past_resolve: float | None
+
+
+@lru_cache(maxsize=4)
+def _zone(name: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def parse_time(value: Any, *, tz: str) -> datetime | None:
+    """A timezone-aware datetime from a datetime, a pandas Timestamp or an ISO 8601 string.
+
+    Times without a zone are taken to be in ``tz``. ``None``/NaN/empty give ``None``.
+    """
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        if str(value) == "NaT":
+            return None
+        value = value.to_pydatetime()
+    if isinstance(value, str):
+        text = value.strip().replace("/", "-")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputTypeError(
+                f"Cannot read the time {value!r}. Write it as ISO 8601, e.g. '2026-11-02 14:30' "
+                "or '2026-11-02T14:30:00+08:00'."
+            ) from None
+    if not isinstance(value, datetime):
+        raise InputTypeError(f"A received time must be a datetime or an ISO 8601 string, got {type(value).__name__}.")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_zone(tz))
+    return value
+
+
+def deadlines(received_at: datetime | None, level: str, config: Config, *, now: datetime | None) -> Deadlines:
+    """Respond-by and resolve-by times of a complaint received at ``received_at``."""
+    if received_at is None:
+        return Deadlines(None, None, None, None)
+    sla = config.routing.sla[level]
+    respond_by = received_at + timedelta(hours=float(sla["respond"]))
+    resolve_by = received_at + timedelta(hours=float(sla["resolve"]))
+    now = now or datetime.now(timezone.utc)
+    return Deadlines(
+        respond_by=respond_by,
+        resolve_by=resolve_by,
+        hours_past_respond=(now - respond_by).total_seconds() / 3600.0,
+        hours_past_resolve=(now - resolve_by).total_seconds() / 3600.0,
+    )
+
+
+def review_tier(
+    *,
+    scored_normally: bool,
+    category_scores: Mapping[str, float],
+    thresholds: Mapping[str, float],
+    primary: str | None,
+    fallback_used: bool,
+    flag_scores: Sequence[float],
+    config: Config,
+) -> tuple[str, str]:
+    """The review tier and the reason for it."""
+    review = config.routing.review
+    if not scored_normally or primary is None:
+        return "review", "the text could not be scored normally"
+    p_primary = category_scores[primary]
+    if p_primary < review["review_below"]:
+        return "review", f"the model is unsure of the category ({primary} {p_primary:.2f})"
+    if fallback_used:
+        return "review", "no category passed its threshold"
+    margin = review["auto_margin"]
+    close = [label for label, p in category_scores.items() if abs(p - thresholds[label]) < margin]
+    unsure_flags = any(abs(p - 0.5) < margin for p in flag_scores)
+    if p_primary >= review["auto_min"] and not close and not unsure_flags:
+        return "auto", "confident on every label"
+    if close:
+        return "suggest", "close to the threshold: " + ", ".join(close)
+    if unsure_flags:
+        return "suggest", "unsure whether a threat or safety risk is present"
+    return "suggest", f"category probability {p_primary:.2f} is below the auto level"
+
+
+def route(
+    *,
+    categories: Sequence[str],
+    primary: str | None,
+    level: str,
+    threat: bool,
+    safety: bool,
+    tier: str,
+    deadline: Deadlines,
+    config: Config,
+) -> Routing:
+    """The routing recommendation for one complaint."""
+    rc = config.routing
+    department = rc.departments.get(primary, rc.default_department) if primary else rc.default_department
+    co: list[str] = []
+    for label in categories:
+        dept = rc.departments.get(label, rc.default_department)
+        if label != primary and dept != department and dept not in co:
+            co.append(dept)
+    informed: list[str] = []
+    for flag, raised in (("safety", safety), ("threat", threat), ("crisis", level == "crisis")):
+        if raised:
+            for dept in rc.escalation[flag]:
+                if dept != department and dept not in co and dept not in informed:
+                    informed.append(dept)
+    sla = rc.sla[level]
+    return Routing(
+        department=department,
+        co_departments=tuple(co),
+        informed=tuple(informed),
+        sla_respond_hours=float(sla["respond"]),
+        sla_resolve_hours=float(sla["resolve"]),
+        respond_by=deadline.respond_by.isoformat() if deadline.respond_by else None,
+        resolve_by=deadline.resolve_by.isoformat() if deadline.resolve_by else None,
+        review_tier=tier,
+    )
