@@ -164,5 +164,12 @@ def load_bundle(directory: str | Path) -> tuple[Any, dict[str, Any]]:
 
     manifest = read_manifest(directory)
     verify_bundle(directory, manifest)
-    heads = joblib.load(Path(directory) / MODEL_FILE)
+    try:
+        heads = joblib.load(Path(directory) / MODEL_FILE)
+    except (AttributeError, ImportError, ModuleNotFoundError, TypeError) as exc:
+        raise ModelVersionError(
+            f"The model at {str(directory)!r} was made by triage {manifest.get('triage_version', '?')} and "
+            f"cannot be read by this version ({exc}). Retrain it with `triage train`, or install the "
+            "triage version that made it."
+        ) from exc
     return heads, manifest

@@ -17,6 +17,7 @@ scikit-learn ``Pipeline`` for analysts who want to grid-search ``features__...``
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -276,26 +277,61 @@ class SentimentHead(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-def top_terms(row: sp.csr_matrix, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:
-    """The ``k`` distinct terms of one document that pushed a linear output up the most.
+_PUNCT_RE = re.compile(r"[^\w]+")
 
-    ``row`` is the document's 1 x n_features sparse row, ``coef`` the output's coefficients.
-    Single characters are skipped when longer terms are available, and a term already covered
-    by a longer listed term is not repeated.
+
+def explainable_names(names: np.ndarray) -> np.ndarray:
+    """Feature names as shown in reasons: punctuation and spaces removed; "" for features that
+    should not be shown (single characters, keyword-group columns)."""
+    out = np.empty(len(names), dtype=object)
+    for i, name in enumerate(names):
+        name = str(name)
+        term = "" if name.startswith("<") else _PUNCT_RE.sub("", name)
+        out[i] = term if len(term) >= 2 else ""
+    return out
+
+
+def top_terms_many(
+    indices: np.ndarray,
+    data: np.ndarray,
+    coef: np.ndarray,
+    columns: Sequence[int],
+    shown: np.ndarray,
+    k: int = 3,
+    shown_mask: np.ndarray | None = None,
+) -> list[list[str]]:
+    """For each output column in ``columns``, the ``k`` distinct terms of one document that
+    pushed that linear output up the most.
+
+    ``indices``/``data`` are the document's non-zero features (a CSR row), ``coef`` is an
+    (n_features x n_outputs) matrix, ``shown`` the names from :func:`explainable_names` and
+    ``shown_mask`` (optional, for speed) ``shown != ""``. A term inside a longer listed term (or
+    around it) is not repeated.
     """
-    contrib = row.data * coef[row.indices]
-    order = np.argsort(-contrib)
-    picked: list[str] = []
-    for i in order:
-        if contrib[i] <= 0 or len(picked) >= k:
-            break
-        term = str(names[row.indices[i]]).replace(" ", "")
-        if len(term) < 2 or term.startswith("<"):
-            continue
-        if any(term in p or p in term for p in picked):
-            continue
-        picked.append(term)
-    return picked
+    keep = shown_mask[indices] if shown_mask is not None else shown[indices] != ""
+    indices, data = indices[keep], data[keep]
+    if not len(indices) or not columns:
+        return [[] for _ in columns]
+    contrib = data[:, None] * coef[indices][:, columns]
+    m = min(len(indices), 4 * k + 4)
+    order = np.argsort(-contrib, axis=0)[:m].T.tolist()
+    values = contrib.T.tolist()
+    out: list[list[str]] = []
+    for col_order, col_values in zip(order, values):
+        picked: list[str] = []
+        for i in col_order:
+            if col_values[i] <= 0 or len(picked) >= k:
+                break
+            term = shown[indices[i]]
+            if not any(term in p or p in term for p in picked):
+                picked.append(term)
+        out.append(picked)
+    return out
+
+
+def top_terms(indices: np.ndarray, data: np.ndarray, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:
+    """The ``k`` distinct terms that pushed one linear output (``coef``, 1-D) up the most."""
+    return top_terms_many(indices, data, np.asarray(coef).reshape(-1, 1), [0], explainable_names(names), k)[0]
 
 
 def make_head_pipeline(head: BaseEstimator, features: BaseEstimator) -> Pipeline:

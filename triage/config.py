@@ -219,7 +219,9 @@ def _validate(cfg: dict) -> None:
                 f"than resolve ({sla['resolve']} h)."
             )
     review = routing["review"]
-    for key in ("auto_min", "auto_margin", "review_below"):
+    if review["auto_margin"] <= 0:
+        raise ConfigError(f"Config key 'routing.review.auto_margin' must be > 0 (log-odds), got {review['auto_margin']!r}.")
+    for key in ("auto_min", "review_below"):
         if not 0 <= review[key] <= 1:
             raise ConfigError(f"Config key 'routing.review.{key}' must be within 0..1, got {review[key]!r}.")
     if review["review_below"] > review["auto_min"]:

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .bundle import load_bundle
-from .classifiers import TriageHeads, top_terms
+from .classifiers import TriageHeads, explainable_names, top_terms_many
 from .config import Config, ConfigSource, load_config
 from .errors import InputTypeError
 from .normalize import normalize_text
@@ -83,6 +83,15 @@ class TriagePipeline:
         self._names = heads.features.get_feature_names_out()
         self._labels = [str(c) for c in heads.category.classes_]
         self._thresholds = dict(zip(self._labels, map(float, heads.category.thresholds_)))
+        # Every head's coefficients side by side, to explain all outputs of a row in one pass.
+        blocks = [heads.category.coef_matrix_, heads.sentiment.coef_matrix_, heads.urgency.coef_matrix_,
+                  heads.threat.coef_matrix_, heads.safety.coef_matrix_]
+        self._coef = np.ascontiguousarray(np.hstack(blocks))
+        starts = np.cumsum([0] + [b.shape[1] for b in blocks])
+        self._col = {"category": int(starts[0]), "sentiment": int(starts[1]), "urgency": int(starts[2]),
+                     "threat": int(starts[3]), "safety": int(starts[4])}
+        self._shown = explainable_names(self._names)
+        self._shown_mask = self._shown != ""
 
     # ------------------------------------------------------------------ public API
     def score(self, text: str, *, now: datetime | None = None, **metadata: Any) -> TriageResult:
@@ -203,17 +212,18 @@ class TriagePipeline:
             X = h.features.transform([prepared[i].text for i in scored])
             P_cat = h.category.predict_proba(X)
             chosen = h.category.decide(P_cat)
-            passed = P_cat >= h.category.thresholds_
+            fallback = ~(P_cat >= h.category.thresholds_).any(axis=1)
             P_sent = h.sentiment.predict_proba(X)
             P_urg = h.urgency.predict_proba(X)
             p_threat = h.threat.predict_proba(X)[:, 1]
             p_safety = h.safety.predict_proba(X)[:, 1]
             for row, i in enumerate(scored):
+                lo, hi = X.indptr[row], X.indptr[row + 1]
                 outputs[i] = {
-                    "x": X[row],
+                    "x": (X.indices[lo:hi], X.data[lo:hi]),
                     "p_cat": P_cat[row],
                     "chosen": chosen[row],
-                    "fallback": not passed[row].any(),
+                    "fallback": bool(fallback[row]),
                     "p_sent": P_sent[row],
                     "p_urg": P_urg[row],
                     "p_threat": float(p_threat[row]),
@@ -239,39 +249,47 @@ class TriagePipeline:
             negative = 0.0
             fallback = False
         else:
-            x = out["x"]
             p_cat = out["p_cat"]
-            category_scores = {label: round(float(p), 4) for label, p in zip(self._labels, p_cat)}
-            idx = [j for j in np.argsort(-p_cat) if out["chosen"][j]]
+            category_scores = dict(zip(self._labels, np.round(p_cat, 4).tolist()))
+            idx = [int(j) for j in np.argsort(-p_cat) if out["chosen"][j]]
             categories = tuple(self._labels[j] for j in idx)
             primary = categories[0]
             fallback = out["fallback"]
-            for j in idx:
-                terms = top_terms(x, h.category.coef_matrix_[:, j], self._names, k)
-                reasons.append(f"category {self._labels[j]} ({p_cat[j]:.2f}): " + (", ".join(terms) or "overall wording"))
-            if fallback:
-                reasons.append(f"no category passed its threshold; took the most probable ({primary})")
-
             s = int(np.argmax(out["p_sent"]))
-            sent_label = str(h.sentiment.classes_[s])
-            sentiment = Sentiment(sent_label, round(float(out["p_sent"][s]), 4))
-            terms = top_terms(x, h.sentiment.coef_matrix_[:, s], self._names, k)
-            reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(terms) or "overall wording"))
-            labels_sent = [str(c) for c in h.sentiment.classes_]
-            negative = float(out["p_sent"][labels_sent.index("negative")]) if "negative" in labels_sent else 0.0
-
-            p_threat, p_safety = round(out["p_threat"], 4), round(out["p_safety"], 4)
-            threat = out["p_threat"] >= h.threat.threshold
-            safety = out["p_safety"] >= h.safety.threshold
-            found = h.features.keyword_matcher_.find(prep.text)
-            for name, raised, p, head in (("threat", threat, p_threat, h.threat), ("safety", safety, p_safety, h.safety)):
-                if raised:
-                    words = found.get(name) or top_terms(x, head.coef_matrix_[:, 0], self._names, k)
-                    reasons.append(f"{name} ({p:.2f}): " + (", ".join(words) or "overall wording"))
-
             levels = [str(c) for c in h.urgency.classes_]
             p_urg = out["p_urg"]
             u = int(np.argmax(p_urg))
+            p_threat, p_safety = round(out["p_threat"], 4), round(out["p_safety"], 4)
+            threat = out["p_threat"] >= h.threat.threshold
+            safety = out["p_safety"] >= h.safety.threshold
+            col = self._col
+            # Explain only what is shown: chosen categories, sentiment, the model's urgency level
+            # (above low), and the flags that are raised.
+            wanted = [col["category"] + j for j in idx] + [col["sentiment"] + s]
+            extra = [("urgency", col["urgency"] + u - 1, u > 0), ("threat", col["threat"], threat), ("safety", col["safety"], safety)]
+            wanted += [c for _, c, on in extra if on]
+            terms = top_terms_many(*out["x"], self._coef, wanted, self._shown, k, self._shown_mask)
+            cat_terms, sent_terms = terms[: len(idx)], terms[len(idx)]
+            rest = iter(terms[len(idx) + 1 :])
+            urg_terms, threat_terms, safety_terms = (next(rest) if on else [] for _, _, on in extra)
+
+            for j, words in zip(idx, cat_terms):
+                reasons.append(f"category {self._labels[j]} ({p_cat[j]:.2f}): " + (", ".join(words) or "overall wording"))
+            if fallback:
+                reasons.append(f"no category passed its threshold; took the most probable ({primary})")
+            sent_label = str(h.sentiment.classes_[s])
+            sentiment = Sentiment(sent_label, round(float(out["p_sent"][s]), 4))
+            reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(sent_terms) or "overall wording"))
+            labels_sent = [str(c) for c in h.sentiment.classes_]
+            negative = float(out["p_sent"][labels_sent.index("negative")]) if "negative" in labels_sent else 0.0
+
+            if threat or safety:
+                found = h.features.keyword_matcher_.find(prep.text)
+                for name, raised, p, words in (("threat", threat, p_threat, threat_terms), ("safety", safety, p_safety, safety_terms)):
+                    if raised:
+                        shown = found.get(name) or words
+                        reasons.append(f"{name} ({p:.2f}): " + (", ".join(shown) or "overall wording"))
+
             if (threat or safety) and _URGENCY_FLOOR in levels and u < levels.index(_URGENCY_FLOOR):
                 reasons.append(
                     f"urgency raised from {levels[u]} to {_URGENCY_FLOOR}: a "
@@ -280,9 +298,8 @@ class TriagePipeline:
                 )
                 u = levels.index(_URGENCY_FLOOR)
             else:
-                terms = top_terms(x, h.urgency.coef_matrix_[:, max(u - 1, 0)], self._names, k) if u > 0 else []
-                reasons.append(f"urgency {levels[u]} ({p_urg[u]:.2f})" + (": " + ", ".join(terms) if terms else ""))
-            urgency = Urgency(levels[u], {lv: round(float(p), 4) for lv, p in zip(levels, p_urg)})
+                reasons.append(f"urgency {levels[u]} ({p_urg[u]:.2f})" + (": " + ", ".join(urg_terms) if u > 0 and urg_terms else ""))
+            urgency = Urgency(levels[u], dict(zip(levels, np.round(p_urg, 4).tolist())))
 
         severity, deadline = self._severity(prep.text, categories, urgency.level, negative, threat, safety, meta, now)
         reasons.append(

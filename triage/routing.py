@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -28,6 +29,11 @@ class Deadlines:
     resolve_by: datetime | None
     hours_past_respond: float | None
     hours_past_resolve: float | None
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 @lru_cache(maxsize=4)
@@ -100,8 +106,8 @@ def review_tier(
     if fallback_used:
         return "review", "no category passed its threshold"
     margin = review["auto_margin"]
-    close = [label for label, p in category_scores.items() if abs(p - thresholds[label]) < margin]
-    unsure_flags = any(abs(p - 0.5) < margin for p in flag_scores)
+    close = [label for label, p in category_scores.items() if abs(_logit(p) - _logit(thresholds[label])) < margin]
+    unsure_flags = any(abs(_logit(p)) < margin for p in flag_scores)
     if p_primary >= review["auto_min"] and not close and not unsure_flags:
         return "auto", "confident on every label"
     if close:

@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 from .config import LEVELS, SEVERITY_FACTORS, Config
 from .results import Severity
 
-_AMOUNT_RE = re.compile(
-    r"(?:[¥$]|RMB|人民币)\s*(\d+(?:,\d{3})*(?:\.\d+)?)\s*(万|千|w|W|k|K)?"
-    r"|(\d+(?:,\d{3})*(?:\.\d+)?)\s*(万|千|w|W|k|K)?\s*(?:元|块|圆|人民币|rmb|RMB)"
-    r"|(\d+(?:\.\d+)?)\s*万"
-)
+_NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_CURRENCY_BEFORE = ("¥", "$", "RMB", "人民币")
+_CURRENCY_AFTER = ("元", "块", "圆", "人民币", "rmb", "RMB")
 _MULTIPLIER = {"万": 10000.0, "w": 10000.0, "W": 10000.0, "千": 1000.0, "k": 1000.0, "K": 1000.0}
 _EXCLAMATION_RE_CACHE: dict[int, re.Pattern[str]] = {}
 _NTH_TIME_RE = re.compile(r"第([二三四五六七八九十两\d]+)次")
@@ -41,17 +40,29 @@ _CN_DIGITS = {"二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七":
 
 
 def find_amount(text: str) -> float:
-    """The largest amount of money written in ``text`` with digits (0 if none)."""
+    """The largest amount of money written in ``text`` with digits (0 if none).
+
+    A number counts when a currency sign stands before it (¥, $, RMB) or a currency word or 万
+    after it (元, 块, 万, 千元, 1.5w ...).
+    """
     best = 0.0
-    for m in _AMOUNT_RE.finditer(text):
-        number = m.group(1) or m.group(3) or m.group(5)
-        unit = m.group(2) or m.group(4) or ("万" if m.group(5) else None)
-        try:
-            value = float(number.replace(",", ""))
-        except ValueError:
-            continue
-        best = max(best, value * _MULTIPLIER.get(unit or "", 1.0))
+    for m in _NUMBER_RE.finditer(text):
+        before = text[max(0, m.start() - 3) : m.start()].rstrip()
+        after = text[m.end() : m.end() + 4].lstrip()
+        unit = after[:1] if after[:1] in _MULTIPLIER else ""
+        rest = after[1:].lstrip() if unit else after
+        if unit == "万" or before.endswith(_CURRENCY_BEFORE) or rest.startswith(_CURRENCY_AFTER):
+            try:
+                value = float(m.group(0).replace(",", ""))
+            except ValueError:
+                continue
+            best = max(best, value * _MULTIPLIER.get(unit, 1.0))
     return best
+
+
+@lru_cache(maxsize=32)
+def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))) if words else re.compile(r"(?!)")
 
 
 def count_repeats(text: str, markers: Sequence[str]) -> int:
@@ -61,14 +72,14 @@ def count_repeats(text: str, markers: Sequence[str]) -> int:
         n = m.group(1)
         value = int(n) if n.isdigit() else _CN_DIGITS.get(n, 2)
         repeats = max(repeats, value - 1)
-    if repeats == 0 and any(marker in text for marker in markers):
+    if repeats == 0 and _alternation(tuple(markers)).search(text):
         repeats = 2
     return min(repeats, 10)
 
 
 def intensity_markers(text: str, markers: Sequence[str], exclamation_run: int) -> list[str]:
     """The intensity markers present: strong words, and runs of ! or ? of the given length."""
-    found = [w for w in markers if w in text]
+    found = list(dict.fromkeys(_alternation(tuple(markers)).findall(text)))
     pattern = _EXCLAMATION_RE_CACHE.get(exclamation_run)
     if pattern is None:
         pattern = _EXCLAMATION_RE_CACHE[exclamation_run] = re.compile(r"[!?！？]{%d,}" % exclamation_run)
