@@ -108,7 +108,7 @@ class _StackedBinaries(ClassifierMixin, BaseEstimator):
     """Shared code of heads made of several calibrated binary models over the same features."""
 
     def _stack(self, models: Sequence[CalibratedLinearClassifier]) -> None:
-        self.coef_matrix_ = np.column_stack([m.coef_ for m in models])
+        self.coef_matrix_ = np.column_stack([m.coef_ for m in models]).astype(np.float32)
         self.intercepts_ = np.array([m.intercept_ for m in models])
         self.platt_a_ = np.array([m.platt_[0] for m in models])
         self.platt_b_ = np.array([m.platt_[1] for m in models])
@@ -234,8 +234,12 @@ class FlagHead(CalibratedLinearClassifier):
 
     def fit(self, X, y) -> "FlagHead":
         super().fit(X, y)
-        self.coef_matrix_ = self.coef_.reshape(-1, 1)
+        self.coef_ = self.coef_.astype(np.float32)
         return self
+
+    @property
+    def coef_matrix_(self) -> np.ndarray:
+        return self.coef_.reshape(-1, 1)
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= self.threshold).astype(int)
@@ -262,7 +266,7 @@ class SentimentHead(ClassifierMixin, BaseEstimator):
         if len(model.classes_) == 2:  # binary LR stores one row: expand to two softmax rows
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-        self.coef_matrix_ = coef[order].T.astype(np.float64)
+        self.coef_matrix_ = coef[order].T.astype(np.float32)
         self.intercepts_ = intercept[order].astype(np.float64)
         return self
 

@@ -55,10 +55,22 @@ _URGENCY_FLOOR = "high"  # a threat or a safety risk makes a complaint at least 
 
 
 def default_model_path() -> Path:
-    """Where the shipped default model lives (inside the installed package)."""
-    from importlib import resources
+    """Where the shipped default model lives.
 
-    return Path(str(resources.files("triage.default_model")))
+    ``$TRIAGE_MODEL_DIR`` if set; else the copy installed inside the package
+    (``triage/default_model`` in a wheel); else ``models/default`` of a source checkout
+    (an editable install).
+    """
+    import os
+
+    env = os.environ.get("TRIAGE_MODEL_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "default_model", here.parent / "models" / "default"):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return here.parent / "models" / "default"
 
 
 @dataclass(frozen=True)

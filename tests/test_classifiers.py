@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from triage.classifiers import CategoryHead, SentimentHead, UrgencyHead, make_head_pipeline, top_terms
+from triage.errors import DataError
+from triage.features import TextFeatures
+from triage.segment import Segmenter
+
+
+def _head(thresholds):
+    head = CategoryHead(labels=("quality", "price", "other"))
+    head.thresholds_ = np.array(thresholds)
+    return head
+
+
+@pytest.mark.parametrize(
+    "probs, expected",
+    [
+        ([0.9, 0.1, 0.1], [1, 0, 0]),
+        ([0.9, 0.8, 0.1], [1, 1, 0]),
+        ([0.2, 0.3, 0.4], [0, 0, 1]),  # nothing passes: the most probable
+        ([0.6, 0.1, 0.9], [1, 0, 0]),  # 'other' never beside a specific category
+        ([0.1, 0.1, 0.9], [0, 0, 1]),
+    ],
+)
+def test_category_decision_rules(probs, expected):
+    assert _head([0.5, 0.5, 0.5]).decide(np.array([probs])).astype(int).tolist() == [expected]
+
+
+def _toy():
+    texts = ["质量差坏了", "坏了不能用", "太贵了乱收费", "收费太贵", "很好很满意", "满意好评"] * 6
+    X = TextFeatures(segmenter=Segmenter(backend="jieba"), min_df=1).fit(texts).transform(texts)
+    return texts, X
+
+
+def test_category_head_learns_and_calibrates():
+    texts, X = _toy()
+    Y = np.array([[("坏" in t), ("贵" in t), ("满意" in t)] for t in texts], dtype=int)
+    head = CategoryHead(labels=("quality", "price", "other")).fit(X, Y)
+    P = head.predict_proba(X)
+    assert P.shape == (len(texts), 3) and ((P >= 0) & (P <= 1)).all()
+    assert (head.predict(X) == Y).all()
+    head.tune_thresholds(X, Y, min_support=1)
+    assert ((head.thresholds_ > 0) & (head.thresholds_ < 1)).all()
+
+
+def test_category_head_rejects_wrong_label_matrix():
+    _, X = _toy()
+    with pytest.raises(DataError, match="3 columns"):
+        CategoryHead(labels=("quality", "price", "other")).fit(X, np.zeros((X.shape[0], 2)))
+
+
+def test_urgency_probabilities_are_ordered_distributions():
+    texts, X = _toy()
+    levels = ["low", "medium", "high", "critical"]
+    y = [levels[i % 4] for i in range(len(texts))]
+    head = UrgencyHead().fit(X, y)
+    P = head.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert (P >= 0).all() and set(head.predict(X)) <= set(levels)
+    with pytest.raises(DataError, match="Unknown urgency"):
+        UrgencyHead().fit(X, ["urgent"] * len(texts))
+
+
+def test_sentiment_head_with_two_classes_only():
+    texts, X = _toy()
+    y = ["positive" if "满意" in t else "negative" for t in texts]
+    head = SentimentHead().fit(X, y)
+    assert list(head.classes_) == ["negative", "positive"]
+    assert (head.predict(X) == np.array(y, dtype=object)).all()
+
+
+def test_top_terms_lists_the_strongest_words():
+    texts, X = _toy()
+    f = TextFeatures(segmenter=Segmenter(backend="jieba"), min_df=1).fit(texts)
+    Y = np.array([[("贵" in t)] for t in texts], dtype=int)
+    head = CategoryHead(labels=("price",)).fit(f.transform(texts), Y)
+    row = f.transform(["乱收费太贵了"])
+    terms = top_terms(row.indices, row.data, head.coef_matrix_[:, 0], f.get_feature_names_out(), k=2)
+    assert terms and any("贵" in t or "收费" in t for t in terms)
+
+
+def test_head_pipeline_clones_for_grid_search():
+    pipe = make_head_pipeline(SentimentHead(), TextFeatures(segmenter=Segmenter(backend="jieba")))
+    params = clone(pipe).get_params()
+    assert "features__char_ngram_range" in params and "clf__C" in params

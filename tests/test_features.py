@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from triage.features import KeywordMatcher, NgramTfidf, TextFeatures
+from triage.segment import Segmenter
+
+TEXTS = [
+    "物流很快，但是东西是坏的",
+    "买到假货了！！防伪码查不到",
+    "客服态度差，物流也慢",
+    "坏的坏的坏的",
+    "假货 快递 ABC abc",
+    "4S店加价提车",
+    "",
+] * 3 + ["独一无二的句子", "𠀀生僻字𠀀"]
+
+
+def _aligned(ours, ref, texts):
+    names, ref_names = list(ours.get_feature_names_out()), list(ref.get_feature_names_out())
+    assert sorted(names) == sorted(ref_names)
+    cols = [ref_names.index(n) for n in names]
+    return ours.transform(texts).toarray(), ref.transform(texts).toarray()[:, cols]
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3), (2, 3)])
+def test_char_ngrams_equal_sklearn_tfidf(ngram_range):
+    ours = NgramTfidf("char", ngram_range, min_df=2, max_features=None).fit(TEXTS)
+    ref = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, min_df=2, sublinear_tf=True).fit(TEXTS)
+    a, b = _aligned(ours, ref, TEXTS + ["未见过的文本 假货"])
+    np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_word_ngrams_equal_sklearn_tfidf():
+    seg = Segmenter(backend="jieba")
+    ours = NgramTfidf("word", (1, 2), segmenter=seg, min_df=2, max_features=None).fit(TEXTS)
+    ref = TfidfVectorizer(tokenizer=seg, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(TEXTS)
+    names = list(ours.get_feature_names_out())
+    ref_names = list(ref.get_feature_names_out())
+    assert sorted(names) == sorted(ref_names)
+    cols = [ref_names.index(n) for n in names]
+    np.testing.assert_allclose(ours.transform(TEXTS).toarray(), ref.transform(TEXTS).toarray()[:, cols], atol=1e-12)
+
+
+def test_max_features_keeps_the_most_frequent():
+    ours = NgramTfidf("char", (1, 1), min_df=1, max_features=3).fit(["坏坏坏", "坏了", "坏", "好"])
+    assert ours.n_features_out_ == 3 and "坏" in ours.get_feature_names_out()
+
+
+def test_rows_are_independent_of_the_batch():
+    f = TextFeatures(segmenter=Segmenter(backend="jieba"), keywords={"threat": ["12315"]}).fit(TEXTS)
+    batch = f.transform(TEXTS).toarray()
+    one_by_one = np.vstack([f.transform([t]).toarray() for t in TEXTS])
+    assert np.array_equal(batch, one_by_one)
+
+
+def test_keyword_matcher_finds_words_in_order():
+    m = KeywordMatcher({"threat": ["12315", "曝光", "律师"], "safety": ["过敏"]})
+    assert m.find("先找律师，再打12315") == {"threat": ["律师", "12315"]}
+    assert m.counts(["12315 12315", "没有"]).toarray()[:, 0].tolist() == [pytest.approx(np.log(3)), 0.0]
+
+
+def test_feature_names_line_up_with_columns():
+    f = TextFeatures(segmenter=Segmenter(backend="jieba"), keywords={"threat": ["12315"]}).fit(TEXTS)
+    assert len(f.get_feature_names_out()) == f.transform(["假货"]).shape[1]
+    assert f.get_feature_names_out()[-1] == "<threat>"
