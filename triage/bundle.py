@@ -4,7 +4,7 @@ Layout of a bundle directory::
 
     manifest.json     format version, model version, library versions, label sets,
                       segmenter backend, metrics, training-data hash, SHA-256 of every file
-    model.joblib      the fitted features and heads (:class:`~triage.classifiers.TriageHeads`)
+    model.pkl.gz      the fitted model (:class:`~triage.classifiers.TriageModel`: features and heads)
     userdict.txt      the user dictionary the segmenter was built with (for people to read)
     keywords.toml     the keyword groups the features count (for people to read)
 
@@ -17,8 +17,10 @@ hash check protects against corrupted or edited files, not against a forged mani
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import pickle
 import platform
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -30,10 +32,11 @@ from .errors import BundleIntegrityError, ModelNotFoundError, ModelVersionError
 FORMAT_VERSION = 1
 SUPPORTED_FORMATS = (1,)
 MANIFEST = "manifest.json"
-MODEL_FILE = "model.joblib"
-_TRACKED_LIBRARIES = ("triage", "scikit-learn", "numpy", "scipy", "joblib", "jieba", "rjieba", "opencc")
-# Libraries whose version must match for the pickles to load correctly: major.minor.
-_STRICT_LIBRARIES = ("scikit-learn",)
+MODEL_FILE = "model.pkl.gz"
+_TRACKED_LIBRARIES = ("triage", "scikit-learn", "numpy", "scipy", "jieba", "rjieba", "opencc")
+# The model holds only numpy arrays and triage's own classes; numpy pickles need the same major
+# version to load (numpy 2 pickles name numpy._core, which numpy 1 does not have).
+_STRICT_LIBRARIES = {"numpy": 1}
 
 
 def library_versions() -> dict[str, str | None]:
@@ -55,25 +58,23 @@ def sha256_file(path: Path) -> str:
 
 
 def save_bundle(
-    heads: Any,
+    model: Any,
     directory: str | Path,
     *,
     manifest_extra: Mapping[str, Any],
     files: Mapping[str, str] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write ``heads`` and the manifest to ``directory``.
+    """Write ``model`` and the manifest to ``directory``.
 
     Parameters
     ----------
-    heads : TriageHeads
+    model : TriageModel
     manifest_extra : mapping
         ``model_version``, ``labels``, ``segmenter``, ``metrics``, ``training_data`` ...
     files : mapping of file name to text
         Extra text files to store (and hash) beside the model.
     """
-    import joblib
-
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise FileExistsError(
@@ -84,7 +85,8 @@ def save_bundle(
     for stale in directory.iterdir():
         if stale.is_file():
             stale.unlink()
-    joblib.dump(heads, directory / MODEL_FILE, compress=3)
+    with gzip.open(directory / MODEL_FILE, "wb", compresslevel=6) as fh:
+        pickle.dump(model, fh, protocol=5)
     for name, text in (files or {}).items():
         (directory / name).write_text(text, encoding="utf-8")
     names = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
@@ -146,30 +148,31 @@ def verify_bundle(directory: str | Path, manifest: Mapping[str, Any]) -> None:
                 f"manifest records {expected[:12]}...: it was modified or corrupted after training. "
                 "Restore the original file or retrain with `triage train`."
             )
-    installed = library_versions()
-    for lib in _STRICT_LIBRARIES:
+    import numpy
+
+    installed = {"numpy": numpy.__version__}
+    for lib, parts in _STRICT_LIBRARIES.items():
         made_with = (manifest.get("libraries") or {}).get(lib)
-        have = installed.get(lib)
-        if made_with and have and made_with.split(".")[:2] != have.split(".")[:2]:
+        have = installed[lib]
+        if made_with and made_with.split(".")[:parts] != have.split(".")[:parts]:
             raise ModelVersionError(
                 f"The model at {str(directory)!r} was made with {lib} {made_with}, but {lib} {have} is "
-                f"installed; its pickles may not load correctly. Install {lib}=={made_with} "
-                "(pip install -e . pins a compatible one), or retrain with `triage train`."
+                f"installed; its arrays may not load correctly. Install {lib} {'.'.join(made_with.split('.')[:parts])}.x, "
+                "or retrain with `triage train`."
             )
 
 
 def load_bundle(directory: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Verify and load a bundle: returns (heads, manifest)."""
-    import joblib
-
+    """Verify and load a bundle: returns (model, manifest)."""
     manifest = read_manifest(directory)
     verify_bundle(directory, manifest)
     try:
-        heads = joblib.load(Path(directory) / MODEL_FILE)
-    except (AttributeError, ImportError, ModuleNotFoundError, TypeError) as exc:
+        with gzip.open(Path(directory) / MODEL_FILE, "rb") as fh:
+            model = pickle.load(fh)
+    except (AttributeError, ImportError, ModuleNotFoundError, TypeError, pickle.UnpicklingError) as exc:
         raise ModelVersionError(
             f"The model at {str(directory)!r} was made by triage {manifest.get('triage_version', '?')} and "
             f"cannot be read by this version ({exc}). Retrain it with `triage train`, or install the "
             "triage version that made it."
         ) from exc
-    return heads, manifest
+    return model, manifest

@@ -1,284 +1,164 @@
-"""Stage 4: the classifier heads, each a scikit-learn estimator over the shared features.
+"""Stage 4: the classifier heads at scoring time.
 
-- :class:`CategoryHead`: multi-label; one calibrated linear model per category, per-label
-  thresholds tuned on dev, at least one label, ``other`` never beside another label.
-- :class:`SentimentHead`: negative / neutral / positive (multinomial logistic regression).
-- :class:`UrgencyHead`: four *ordered* levels, as cumulative binary models
-  P(level > low), P(level > medium), P(level > high) (Frank & Hall).
-- :class:`FlagHead`: a binary detector (threat, safety) over features that include the keyword
-  counts, so learned weights and the team's keyword lists are combined.
+Every head is linear over the shared features, so all of them are computed with ONE sparse
+matrix product ``Z = X @ W`` (W holds every head's coefficients side by side); each head then
+turns its slice of ``Z`` into probabilities:
 
-Every head exposes ``coef_matrix_`` (n_features x n_outputs) so that predictions can be
-explained by the terms that pushed each output the most (:func:`top_terms`).
+- ``categories`` (multi-label): Platt-calibrated sigmoid per label, per-label thresholds tuned on
+  dev, at least one label, ``other`` never beside another label (:func:`decide_categories`);
+- ``sentiment``: softmax over negative / neutral / positive;
+- ``urgency``: four *ordered* levels from cumulative calibrated models P(level > k)
+  (Frank & Hall), made monotone;
+- ``threat`` and ``safety``: calibrated binary detectors over features that include the
+  keyword-group counts, so learned weights and the team's keyword lists are combined.
 
-:func:`make_head_pipeline` wraps a head and a fresh :class:`~triage.features.TextFeatures` in a
-scikit-learn ``Pipeline`` for analysts who want to grid-search ``features__...`` parameters.
+The scikit-learn estimators that learn these numbers are in :mod:`triage.estimators`; this module
+needs only numpy, so that ``import triage`` stays fast. :func:`top_terms_many` explains outputs by
+the terms that pushed them the most.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
-
-from .errors import DataError
 
 CATEGORIES = ("quality", "service_attitude", "delivery", "price", "counterfeit", "agent_violation", "other")
 SENTIMENTS = ("negative", "neutral", "positive")
 URGENCIES = ("low", "medium", "high", "critical")
 OTHER = "other"
+HEAD_NAMES = ("category", "sentiment", "urgency", "threat", "safety")
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def _fit_platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt scaling: p = sigmoid(a * decision + b), fitted on out-of-fold decision values."""
-    lr = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    lr.fit(decision.reshape(-1, 1), y)
-    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
-class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression whose probabilities are Platt-calibrated out of fold.
+def ordinal_probabilities(above: np.ndarray) -> np.ndarray:
+    """Level probabilities from P(level > k), k = 0..K-2 (made non-increasing first)."""
+    above = np.minimum.accumulate(above, axis=1)
+    n = above.shape[0]
+    cum = np.hstack([np.ones((n, 1)), above, np.zeros((n, 1))])
+    probs = cum[:, :-1] - cum[:, 1:]
+    return probs / probs.sum(axis=1, keepdims=True)
 
-    Like ``CalibratedClassifierCV(ensemble=False, method="sigmoid")``: the linear model is fitted
-    on all the data (so its coefficients explain predictions), the calibration on decision
-    values from ``cv`` folds it did not see.
+
+def decide_categories(P: np.ndarray, thresholds: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """Indicator matrix from category probabilities.
+
+    A label is chosen at or above its threshold; ``other`` never stands beside another category
+    (a specific category above its threshold wins); when nothing passes, the most probable label
+    is taken, so every complaint has at least one category.
+    """
+    chosen = P >= thresholds
+    if OTHER in labels:
+        j = list(labels).index(OTHER)
+        specific = np.delete(chosen, j, axis=1).any(axis=1)
+        chosen[specific, j] = False
+    empty = ~chosen.any(axis=1)
+    chosen[empty, np.argmax(P[empty], axis=1)] = True
+    return chosen
+
+
+@dataclass
+class Head:
+    """One head's slice of the stacked coefficients and how to read it.
+
+    kind: ``multilabel`` (sigmoid per column with Platt a, b), ``softmax``, ``ordinal``
+    (cumulative sigmoids with Platt a, b) or ``binary`` (one sigmoid column).
     """
 
-    def __init__(self, C: float = 4.0, class_weight: str | None = "balanced", cv: int = 3, random_state: int = 0):
-        self.C = C
-        self.class_weight = class_weight
-        self.cv = cv
-        self.random_state = random_state
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    start: int
+    stop: int
+    platt_a: np.ndarray | None = None
+    platt_b: np.ndarray | None = None
+    thresholds: np.ndarray | None = None  # multilabel: per label; binary: one value
+    params: dict = field(default_factory=dict)  # hyper-parameters, for the record
 
-    def _base(self) -> LogisticRegression:
-        return LogisticRegression(
-            C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=2000, random_state=self.random_state
-        )
-
-    def fit(self, X, y) -> "CalibratedLinearClassifier":
-        y = np.asarray(y).astype(int)
-        self.classes_ = np.array([0, 1])
-        n_pos = int(y.sum())
-        if n_pos == 0 or n_pos == len(y):
-            # A constant answer: the observed rate, no terms to blame.
-            rate = (n_pos + 0.5) / (len(y) + 1.0)
-            self.coef_ = np.zeros(X.shape[1])
-            self.intercept_ = float(np.log(rate / (1 - rate)))
-            self.platt_ = (1.0, 0.0)
-            return self
-        model = self._base().fit(X, y)
-        self.coef_ = model.coef_[0].astype(np.float64)
-        self.intercept_ = float(model.intercept_[0])
-        folds = min(self.cv, n_pos, len(y) - n_pos)
-        if folds >= 2:
-            oof = np.empty(len(y))
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-            for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-                fold = self._base().fit(X[train_idx], y[train_idx])
-                oof[test_idx] = fold.decision_function(X[test_idx])
-            self.platt_ = _fit_platt(oof, y)
-        else:
-            self.platt_ = (1.0, 0.0)
-        return self
-
-    def decision_function(self, X) -> np.ndarray:
-        check_is_fitted(self, "coef_")
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = _sigmoid(self.platt_[0] * self.decision_function(X) + self.platt_[1])
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+    def probabilities(self, Z: np.ndarray) -> np.ndarray:
+        z = Z[:, self.start : self.stop]
+        if self.kind == "softmax":
+            return softmax(z)
+        p = sigmoid(self.platt_a * z + self.platt_b)
+        if self.kind == "ordinal":
+            return ordinal_probabilities(p)
+        if self.kind == "binary":
+            return p[:, 0]
+        return p
 
 
-class _StackedBinaries(ClassifierMixin, BaseEstimator):
-    """Shared code of heads made of several calibrated binary models over the same features."""
+class LinearHeads:
+    """All heads over one feature space: stacked coefficients ``coef`` (n_features x K, stored
+    as float32), intercepts (K) and a :class:`Head` per output."""
 
-    def _stack(self, models: Sequence[CalibratedLinearClassifier]) -> None:
-        self.coef_matrix_ = np.column_stack([m.coef_ for m in models]).astype(np.float32)
-        self.intercepts_ = np.array([m.intercept_ for m in models])
-        self.platt_a_ = np.array([m.platt_[0] for m in models])
-        self.platt_b_ = np.array([m.platt_[1] for m in models])
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, heads: Sequence[Head]):
+        self.coef = np.ascontiguousarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.heads = {h.name: h for h in heads}
+        self._coef64: np.ndarray | None = None
 
-    def _binary_probas(self, X) -> np.ndarray:
-        check_is_fitted(self, "coef_matrix_")
-        z = np.asarray(X @ self.coef_matrix_) + self.intercepts_
-        return _sigmoid(self.platt_a_ * z + self.platt_b_)
-
-
-class CategoryHead(_StackedBinaries):
-    """Multi-label categories with calibrated per-label probabilities and tuned thresholds.
-
-    ``fit(X, Y)`` takes ``Y`` as a 0/1 indicator matrix whose columns follow ``labels``.
-    """
-
-    def __init__(self, labels: Sequence[str] = CATEGORIES, C: float = 4.0, cv: int = 3, random_state: int = 0):
-        self.labels = labels
-        self.C = C
-        self.cv = cv
-        self.random_state = random_state
-
-    def fit(self, X, Y) -> "CategoryHead":
-        Y = np.asarray(Y)
-        if Y.ndim != 2 or Y.shape[1] != len(self.labels):
-            raise DataError(
-                f"CategoryHead.fit expects an indicator matrix with {len(self.labels)} columns "
-                f"({', '.join(self.labels)}), got shape {Y.shape}."
-            )
-        self.classes_ = np.asarray(self.labels, dtype=object)
-        models = [
-            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(X, Y[:, j])
-            for j in range(Y.shape[1])
-        ]
-        self._stack(models)
-        self.thresholds_ = np.full(len(self.labels), 0.5)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self._binary_probas(X)
-
-    def tune_thresholds(self, X, Y, *, grid: np.ndarray | None = None, min_support: int = 8) -> "CategoryHead":
-        """Set each label's threshold to the one that maximizes its F1 on (X, Y), usually dev."""
-        grid = np.round(np.arange(0.15, 0.86, 0.05), 2) if grid is None else grid
-        P = self.predict_proba(X)
-        Y = np.asarray(Y)
-        for j in range(len(self.labels)):
-            if Y[:, j].sum() < min_support:
-                continue
-            best, best_f1 = 0.5, -1.0
-            for t in grid:
-                pred = P[:, j] >= t
-                tp = np.sum(pred & (Y[:, j] == 1))
-                f1 = 2 * tp / max(pred.sum() + Y[:, j].sum(), 1)
-                if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
-                    best, best_f1 = float(t), f1
-            self.thresholds_[j] = best
-        return self
-
-    def decide(self, P: np.ndarray) -> np.ndarray:
-        """Indicator matrix from probabilities.
-
-        A label is chosen at or above its threshold; ``other`` never stands beside another
-        category (a specific category above its threshold wins); when nothing passes, the most
-        probable label is taken, so every complaint has at least one category.
-        """
-        chosen = P >= self.thresholds_
-        if OTHER in self.labels:
-            j = list(self.labels).index(OTHER)
-            specific = np.delete(chosen, j, axis=1).any(axis=1)
-            chosen[specific, j] = False
-        empty = ~chosen.any(axis=1)
-        chosen[empty, np.argmax(P[empty], axis=1)] = True
-        return chosen
-
-    def predict(self, X) -> np.ndarray:
-        return self.decide(self.predict_proba(X)).astype(int)
-
-
-class UrgencyHead(_StackedBinaries):
-    """Ordered levels as cumulative binary models (Frank & Hall, 2001).
-
-    ``predict_proba`` returns one column per level in ``levels`` order.
-    """
-
-    def __init__(self, levels: Sequence[str] = URGENCIES, C: float = 4.0, cv: int = 3, random_state: int = 0):
-        self.levels = levels
-        self.C = C
-        self.cv = cv
-        self.random_state = random_state
-
-    def fit(self, X, y) -> "UrgencyHead":
-        index = {level: i for i, level in enumerate(self.levels)}
-        unknown = sorted(set(y) - set(index))
-        if unknown:
-            raise DataError(f"Unknown urgency levels {unknown}; allowed: {list(self.levels)}.")
-        ranks = np.array([index[v] for v in y])
-        self.classes_ = np.asarray(self.levels, dtype=object)
-        models = [
-            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(X, (ranks > k).astype(int))
-            for k in range(len(self.levels) - 1)
-        ]
-        self._stack(models)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        above = self._binary_probas(X)  # P(rank > k), k = 0..K-2
-        above = np.minimum.accumulate(above, axis=1)  # keep the cumulative curve non-increasing
-        cum = np.hstack([np.ones((above.shape[0], 1)), above, np.zeros((above.shape[0], 1))])
-        probs = cum[:, :-1] - cum[:, 1:]
-        return probs / probs.sum(axis=1, keepdims=True)
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-class FlagHead(CalibratedLinearClassifier):
-    """A binary flag (threat, safety): calibrated linear model with a decision threshold."""
-
-    def __init__(self, C: float = 4.0, class_weight: str | None = "balanced", cv: int = 3, random_state: int = 0, threshold: float = 0.5):
-        super().__init__(C=C, class_weight=class_weight, cv=cv, random_state=random_state)
-        self.threshold = threshold
-
-    def fit(self, X, y) -> "FlagHead":
-        super().fit(X, y)
-        self.coef_ = self.coef_.astype(np.float32)
-        return self
+    def __getitem__(self, name: str) -> Head:
+        return self.heads[name]
 
     @property
-    def coef_matrix_(self) -> np.ndarray:
-        return self.coef_.reshape(-1, 1)
+    def coef64(self) -> np.ndarray:
+        # float64 once, at first use: a float32 matrix would be converted on every product.
+        if self._coef64 is None:
+            self._coef64 = self.coef.astype(np.float64)
+        return self._coef64
 
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= self.threshold).astype(int)
+    def decision(self, X) -> np.ndarray:
+        """Z = X @ W + b for a CSR matrix X (rows computed independently of each other)."""
+        return np.asarray(X @ self.coef64) + self.intercept
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_coef64"] = None
+        return state
 
 
-class SentimentHead(ClassifierMixin, BaseEstimator):
-    """Negative / neutral / positive with multinomial logistic regression."""
+class TriageModel:
+    """A fitted model at scoring time: the feature space and the linear heads over it.
 
-    def __init__(self, labels: Sequence[str] = SENTIMENTS, C: float = 4.0, class_weight: str | None = "balanced"):
-        self.labels = labels
-        self.C = C
-        self.class_weight = class_weight
+    This is what a bundle stores (``model.joblib``). It is built by
+    :meth:`triage.estimators.TriageHeads.compile` and needs neither scikit-learn nor pandas.
+    """
 
-    def fit(self, X, y, sample_weight=None) -> "SentimentHead":
-        unknown = sorted(set(y) - set(self.labels))
-        if unknown:
-            raise DataError(f"Unknown sentiment labels {unknown}; allowed: {list(self.labels)}.")
-        model = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="lbfgs", max_iter=3000)
-        model.fit(X, np.asarray(y, dtype=object), sample_weight=sample_weight)
-        order = [list(model.classes_).index(label) for label in self.labels if label in model.classes_]
-        self.classes_ = np.asarray([model.classes_[i] for i in order], dtype=object)
-        coef = model.coef_
-        intercept = model.intercept_
-        if len(model.classes_) == 2:  # binary LR stores one row: expand to two softmax rows
-            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-        self.coef_matrix_ = coef[order].T.astype(np.float32)
-        self.intercepts_ = intercept[order].astype(np.float64)
-        return self
+    def __init__(self, features, heads: LinearHeads):
+        self.features = features
+        self.heads = heads
 
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "coef_matrix_")
-        z = np.asarray(X @ self.coef_matrix_) + self.intercepts_
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+    @property
+    def segmenter(self):
+        return self.features.segmenter
 
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    @property
+    def labels(self) -> dict[str, list[str]]:
+        return {
+            "categories": list(self.heads["category"].labels),
+            "sentiment": list(self.heads["sentiment"].labels),
+            "urgency": list(self.heads["urgency"].labels),
+            "flags": ["threat", "safety"],
+        }
+
+    def predict(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Probabilities of every head for normalized texts (and the feature matrix, ``X``)."""
+        X = self.features.transform(texts)
+        Z = self.heads.decision(X)
+        out = {name: head.probabilities(Z) for name, head in self.heads.heads.items()}
+        out["X"] = X
+        return out
 
 
 _PUNCT_RE = re.compile(r"[^\w]+")
@@ -336,52 +216,3 @@ def top_terms_many(
 def top_terms(indices: np.ndarray, data: np.ndarray, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:
     """The ``k`` distinct terms that pushed one linear output (``coef``, 1-D) up the most."""
     return top_terms_many(indices, data, np.asarray(coef).reshape(-1, 1), [0], explainable_names(names), k)[0]
-
-
-def make_head_pipeline(head: BaseEstimator, features: BaseEstimator) -> Pipeline:
-    """A scikit-learn ``Pipeline`` of fresh (unfitted) ``features`` and ``head``.
-
-    Analysts use it to cross-validate or grid-search one head alone, e.g. with
-    ``{"features__char_ngram_range": [(1, 2), (1, 3)], "clf__C": [1, 4]}``.
-    """
-    return Pipeline([("features", clone(features)), ("clf", clone(head))])
-
-
-class TriageHeads:
-    """The fitted features and every head of one model; what a bundle stores.
-
-    All heads read the same feature matrix, so scoring computes the features once.
-    """
-
-    HEAD_NAMES = ("category", "sentiment", "urgency", "threat", "safety")
-
-    def __init__(
-        self,
-        features,
-        category: CategoryHead,
-        sentiment: SentimentHead,
-        urgency: UrgencyHead,
-        threat: FlagHead,
-        safety: FlagHead,
-    ):
-        self.features = features
-        self.category = category
-        self.sentiment = sentiment
-        self.urgency = urgency
-        self.threat = threat
-        self.safety = safety
-
-    @property
-    def labels(self) -> dict[str, list[str]]:
-        return {
-            "categories": [str(c) for c in self.category.classes_],
-            "sentiment": [str(c) for c in self.sentiment.classes_],
-            "urgency": [str(c) for c in self.urgency.classes_],
-            "flags": ["threat", "safety"],
-        }
-
-    def head_pipeline(self, name: str) -> Pipeline:
-        """A fitted scikit-learn ``Pipeline`` (features -> head) for one head, for analysts."""
-        if name not in self.HEAD_NAMES:
-            raise ValueError(f"Unknown head {name!r}; choose one of {self.HEAD_NAMES}.")
-        return Pipeline([("features", self.features), ("clf", getattr(self, name))])

@@ -1,27 +1,33 @@
 """Stage 3: features shared by every classifier head.
 
-:class:`TextFeatures` turns normalized texts into one sparse matrix made of
+:class:`FeatureSpace` turns normalized texts into one sparse matrix made of
 
 - TF-IDF word n-grams over the :class:`~triage.segment.Segmenter`'s words,
 - TF-IDF character n-grams (robust to segmentation errors, typos and unknown words),
-- keyword-group counts (threat, safety, ... from the model's keyword lists), so that the learned
-  heads can weigh the team's keyword lists, and the reasons can say which words fired.
+- keyword-group counts (threat, safety, ... from ``data/keywords.toml``), so that the learned heads
+  weigh the team's keyword lists, and the reasons can say which words fired.
 
-It follows scikit-learn's estimator contract (``__init__`` stores, ``fit`` learns attributes
-ending in ``_``), so analysts can grid-search ``features__char_ngram_range`` and friends.
+This module is the scoring-time code and needs only numpy and scipy (no scikit-learn, which
+takes most of a second to import). The scikit-learn estimator over it, for analysts' pipelines
+and grid searches, is :class:`triage.estimators.TextFeatures`.
+
+>>> space = FeatureSpace.fit(["物流很慢", "物流很快", "假货"] * 2, segmenter=Segmenter(backend="jieba"))
+>>> space.transform(["物流太慢"]).shape[0]
+1
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from .segment import Segmenter
+
+_SHIFT = np.uint64(21)  # code points fit in 21 bits: up to three per 63-bit n-gram id
+_MASK21 = (1 << 21) - 1
 
 
 class KeywordMatcher:
@@ -54,12 +60,10 @@ class KeywordMatcher:
     def counts(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Matrix of log(1 + number of hits), one column per group."""
         names = self.names
-        rows = []
-        for text in texts:
-            rows.append(
-                [np.log1p(len(self._patterns[n].findall(text))) if n in self._patterns else 0.0 for n in names]
-            )
-        return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names)))
+        rows = [
+            [len(self._patterns[n].findall(text)) if n in self._patterns else 0 for n in names] for text in texts
+        ]
+        return sp.csr_matrix(np.log1p(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))))
 
     def __getstate__(self) -> dict:
         return {"groups": self.groups}
@@ -68,76 +72,70 @@ class KeywordMatcher:
         self.__init__(state["groups"])
 
 
-_SHIFT = np.uint64(21)  # code points fit in 21 bits: up to three per 63-bit n-gram id
-
-
-class NgramTfidf(TransformerMixin, BaseEstimator):
+class NgramTable:
     """TF-IDF over character or word n-grams, computed with numpy instead of per-n-gram Python.
 
     Every n-gram becomes an integer id (character n-grams: code points packed 21 bits apart;
-    word n-grams: word indices packed the same way), looked up in the sorted array of ids kept at
-    fit time with ``np.searchsorted``. Only the words themselves go through Python (one dict
-    lookup per word), which makes this several times faster than a vocabulary or hashing
-    vectorizer. Output equals a ``TfidfVectorizer(sublinear_tf=True, norm="l2")`` over the kept
-    n-grams.
+    word n-grams: word indices packed the same way), looked up with ``np.searchsorted`` in the
+    sorted ids kept at fit time. Only words go through Python (one dict lookup each), which makes
+    this several times faster than a vocabulary or hashing vectorizer. The output equals
+    scikit-learn's ``TfidfVectorizer(sublinear_tf=True, norm="l2", smooth_idf=True)`` over the
+    kept n-grams (a test checks it).
 
-    Parameters
-    ----------
-    analyzer : {"char", "word"}
-    ngram_range : (min_n, max_n), max_n <= 3
-    segmenter : Segmenter, for ``analyzer="word"``
-    min_df : int
-    max_features : int or None
-        Keep the n-grams with the highest document frequency.
+    Build one with :meth:`fit`.
     """
 
-    def __init__(self, analyzer: str = "char", ngram_range: tuple[int, int] = (1, 3), segmenter: Segmenter | None = None, min_df: int = 2, max_features: int | None = 60000):
+    def __init__(self, analyzer: str, ngram_range: tuple[int, int], segmenter: Segmenter | None, kept: dict[int, np.ndarray],
+                 idf: np.ndarray, names: np.ndarray, word_index: dict[str, int] | None = None):
         self.analyzer = analyzer
-        self.ngram_range = ngram_range
+        self.ngram_range = tuple(ngram_range)
         self.segmenter = segmenter
-        self.min_df = min_df
-        self.max_features = max_features
+        self.kept = kept
+        self.idf = idf
+        self.names = names
+        self.word_index = word_index
+        self.offsets: dict[int, int] = {}
+        start = 0
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            self.offsets[n] = start
+            start += len(kept.get(n, ()))
+        self.n_features = start
 
-    # -- ids -------------------------------------------------------------------------------
-    def _units(self, texts: Sequence[str], *, fitting: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Per document, a run of unit ids (code points or word indices); 0 separates documents.
+    # -- ids ---------------------------------------------------------------------------------
+    @staticmethod
+    def _check(analyzer: str, ngram_range: Sequence[int]) -> None:
+        if analyzer not in ("char", "word"):
+            raise ValueError(f"analyzer must be 'char' or 'word', got {analyzer!r}.")
+        if not 1 <= ngram_range[0] <= ngram_range[1] <= 3:
+            raise ValueError(f"ngram_range must lie within (1, 3), got {tuple(ngram_range)!r}.")
 
-        Returns the concatenated ids (uint64) and the document index of every position.
-        """
-        if self.analyzer == "char":
-            joined = "\x00".join(t.lower() for t in texts)
-            units = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-            lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-        else:
-            cut = self.segmenter_ if hasattr(self, "segmenter_") else self.segmenter
-            docs = [cut(t) for t in texts]
-            if fitting:
-                df: dict[str, int] = {}
-                for words in docs:
-                    for w in set(words):
-                        df[w] = df.get(w, 0) + 1
-                kept = sorted(w for w, n in df.items() if n >= self.min_df)
-                self.word_index_ = {w: i + 1 for i, w in enumerate(kept)}  # 0 is the separator
-            get = self.word_index_.get
-            unknown = len(self.word_index_) + 1
-            flat: list[int] = []
-            for words in docs:
-                flat += [get(w, unknown) for w in words]
-                flat.append(0)
-            units = np.asarray(flat[:-1] if flat else [], dtype=np.uint64)
-            lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-            units[units == np.uint64(unknown)] = np.uint64(unknown)  # kept as a blocker below
-            self._unknown = unknown
-        doc_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)[: len(units)]
-        return units, doc_of
+    @staticmethod
+    def _char_units(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        joined = "\x00".join(t.lower() for t in texts)
+        units = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        return units, lengths
 
-    def _ngram_ids(self, units: np.ndarray, doc_of: np.ndarray):
-        """Yield (order, ids, docs) for every n-gram order, documents' edges respected."""
+    @staticmethod
+    def _word_units(docs: Sequence[Sequence[str]], index: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        get = index.get
+        unknown = len(index) + 1
+        flat: list[int] = []
+        for words in docs:
+            flat += [get(w, unknown) for w in words]
+            flat.append(0)
+        units = np.asarray(flat[:-1] if flat else [], dtype=np.uint64)
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        return units, lengths
+
+    @staticmethod
+    def _ngram_ids(units: np.ndarray, lengths: np.ndarray, ngram_range: Sequence[int], unknown: int | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(order, ids, docs) for every n-gram order; n-grams never cross documents or unknown words."""
+        doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths + 1)[: len(units)]
         blocked = units == 0
-        if self.analyzer == "word":
-            blocked |= units == np.uint64(self._unknown)
-        lo, hi = self.ngram_range
-        for n in range(lo, hi + 1):
+        if unknown is not None:
+            blocked |= units == np.uint64(unknown)
+        for n in range(ngram_range[0], ngram_range[1] + 1):
             if len(units) < n:
                 continue
             m = len(units) - n + 1
@@ -149,66 +147,85 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
             ok = ~bad
             yield n, ids[ok], doc_of[:m][ok]
 
-    # -- fit / transform ---------------------------------------------------------------------
-    def fit(self, X: Sequence[str], y=None) -> "NgramTfidf":
-        texts = list(X)
-        if self.analyzer not in ("char", "word"):
-            raise ValueError(f"analyzer must be 'char' or 'word', got {self.analyzer!r}.")
-        if not 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 3:
-            raise ValueError(f"ngram_range must be within (1, 3), got {self.ngram_range!r}.")
-        if self.analyzer == "word":
-            self.segmenter_ = self.segmenter if self.segmenter is not None else Segmenter()
-        units, doc_of = self._units(texts, fitting=True)
+    def _ids(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        if self.analyzer == "char":
+            units, lengths = self._char_units(texts)
+            return self._ngram_ids(units, lengths, self.ngram_range, None)
+        docs = [self.segmenter(t) for t in texts]
+        units, lengths = self._word_units(docs, self.word_index)
+        return self._ngram_ids(units, lengths, self.ngram_range, len(self.word_index) + 1)
+
+    # -- fit -----------------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        *,
+        analyzer: str = "char",
+        ngram_range: tuple[int, int] = (1, 3),
+        segmenter: Segmenter | None = None,
+        min_df: int = 2,
+        max_features: int | None = 60000,
+    ) -> "NgramTable":
+        """Learn the kept n-grams (document frequency >= ``min_df``, the ``max_features`` most
+        frequent) and their idf from ``texts``."""
+        cls._check(analyzer, ngram_range)
+        texts = list(texts)
+        word_index = None
+        if analyzer == "char":
+            units, lengths = cls._char_units(texts)
+            unknown = None
+        else:
+            segmenter = segmenter if segmenter is not None else Segmenter()
+            docs = [segmenter(t) for t in texts]
+            df_words: dict[str, int] = {}
+            for words in docs:
+                for w in set(words):
+                    df_words[w] = df_words.get(w, 0) + 1
+            word_index = {w: i + 1 for i, w in enumerate(sorted(w for w, c in df_words.items() if c >= min_df))}
+            units, lengths = cls._word_units(docs, word_index)
+            unknown = len(word_index) + 1
         all_ids, all_df, all_order = [], [], []
-        for n, ids, docs in self._ngram_ids(units, doc_of):
-            pairs = np.unique(np.column_stack([ids, docs.astype(np.uint64)]), axis=0)
+        for n, ids, docs_of in cls._ngram_ids(units, lengths, ngram_range, unknown):
+            pairs = np.unique(np.column_stack([ids, docs_of.astype(np.uint64)]), axis=0)
             uniq, df = np.unique(pairs[:, 0], return_counts=True)
-            keep = df >= self.min_df
+            keep = df >= min_df
             all_ids.append(uniq[keep])
             all_df.append(df[keep])
-            all_order.append(np.full(keep.sum(), n))
+            all_order.append(np.full(int(keep.sum()), n))
         ids = np.concatenate(all_ids) if all_ids else np.zeros(0, np.uint64)
         df = np.concatenate(all_df) if all_df else np.zeros(0, np.int64)
         order = np.concatenate(all_order) if all_order else np.zeros(0, np.int64)
-        if self.max_features is not None and len(ids) > self.max_features:
-            top = np.lexsort((ids, order, -df))[: self.max_features]
+        if max_features is not None and len(ids) > max_features:
+            top = np.lexsort((ids, order, -df))[:max_features]
             ids, df, order = ids[top], df[top], order[top]
-        self.kept_ = {}
-        self.idf_ = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-        # Columns grouped by order, sorted by id within each order (for searchsorted).
-        columns = np.lexsort((ids, order))
-        ids, order, self.idf_ = ids[columns], order[columns], self.idf_[columns]
-        self.offsets_ = {}
-        start = 0
-        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
-            block = ids[order == n]
-            self.kept_[n] = block
-            self.offsets_[n] = start
-            start += len(block)
-        self.n_features_out_ = start
-        self.names_ = self._decode(ids, order)
-        return self
+        columns = np.lexsort((ids, order))  # grouped by order, sorted by id within an order
+        ids, df, order = ids[columns], df[columns], order[columns]
+        idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+        kept = {n: ids[order == n] for n in range(ngram_range[0], ngram_range[1] + 1)}
+        names = cls._decode(ids, order, word_index)
+        return cls(analyzer, ngram_range, segmenter if analyzer == "word" else None, kept, idf, names, word_index)
 
-    def _decode(self, ids: np.ndarray, order: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _decode(ids: np.ndarray, order: np.ndarray, word_index: Mapping[str, int] | None) -> np.ndarray:
         words = None
-        if self.analyzer == "word":
-            words = [""] * (len(self.word_index_) + 2)
-            for w, i in self.word_index_.items():
+        if word_index is not None:
+            words = [""] * (len(word_index) + 2)
+            for w, i in word_index.items():
                 words[i] = w
-        mask = (1 << 21) - 1
         names = np.empty(len(ids), dtype=object)
         for j, (value, n) in enumerate(zip(ids.tolist(), order.tolist())):
-            parts = [(value >> (21 * (n - 1 - k))) & mask for k in range(n)]
+            parts = [(value >> (21 * (n - 1 - k))) & _MASK21 for k in range(n)]
             names[j] = "".join(chr(p) for p in parts) if words is None else " ".join(words[p] for p in parts)
         return names
 
-    def transform(self, X: Sequence[str]) -> sp.csr_matrix:
-        check_is_fitted(self, "kept_")
-        texts = list(X)
-        units, doc_of = self._units(texts, fitting=False)
+    # -- transform -----------------------------------------------------------------------------
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows (sublinear tf, l2-normalized), one per text."""
+        texts = list(texts)
         rows, cols = [], []
-        for n, ids, docs in self._ngram_ids(units, doc_of):
-            kept = self.kept_[n]
+        for n, ids, docs in self._ids(texts):
+            kept = self.kept[n]
             if not len(kept) or not len(ids):
                 continue
             order = np.argsort(ids)  # sorted keys make searchsorted about twice as fast
@@ -217,48 +234,49 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
             pos[pos == len(kept)] = 0
             hit = kept[pos] == ids
             rows.append(docs[hit])
-            cols.append(pos[hit] + self.offsets_[n])
-        shape = (len(texts), self.n_features_out_)
-        if not rows:
-            return sp.csr_matrix(shape)
-        r = np.concatenate(rows)
-        c = np.concatenate(cols)
-        out = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)  # duplicates summed
-        out.sum_duplicates()
-        out.data = (1.0 + np.log(out.data)) * self.idf_[out.indices]
-        lengths = np.diff(out.indptr)
-        if out.data.size:
-            sq = np.add.reduceat(out.data**2, out.indptr[:-1][lengths > 0])
-            norms = np.ones(len(texts))
-            norms[lengths > 0] = np.sqrt(sq)
-            out.data /= np.repeat(norms, lengths)
-        return out
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "names_")
-        return self.names_
+            cols.append(pos[hit] + self.offsets[n])
+        return _tfidf_rows(rows, cols, len(texts), self.n_features, self.idf)
 
 
-class TextFeatures(TransformerMixin, BaseEstimator):
-    """Word n-grams + character n-grams + keyword-group counts, as one sparse matrix.
+def _tfidf_rows(rows: list[np.ndarray], cols: list[np.ndarray], n_rows: int, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
+    """CSR matrix of (1 + log count) * idf per (row, col) occurrence, rows l2-normalized."""
+    if not rows:
+        return sp.csr_matrix((n_rows, n_cols))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    key = r * n_cols + c
+    key.sort()
+    uniq, counts = np.unique(key, return_counts=True)
+    rr, cc = np.divmod(uniq, n_cols)
+    data = (1.0 + np.log(counts)) * idf[cc]
+    lengths = np.bincount(rr, minlength=n_rows)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    norms = np.sqrt(np.bincount(rr, weights=data * data, minlength=n_rows))
+    norms[norms == 0] = 1.0
+    data /= norms[rr]
+    return sp.csr_matrix((data, cc.astype(np.int32), indptr.astype(np.int32)), shape=(n_rows, n_cols))
 
-    Parameters
-    ----------
-    segmenter : Segmenter
-        Cuts texts into words for the word n-grams.
-    keywords : mapping of str to list of str, optional
-        Keyword groups; one count column each.
-    word_ngram_range, char_ngram_range : tuple (min_n, max_n)
-    min_df : int
-        Ignore n-grams seen in fewer training documents.
-    max_word_features, max_char_features : int or None
-        Keep only the most frequent n-grams (keeps the model small and fast).
-    keyword_weight : float
-        Scale of the keyword columns relative to the TF-IDF blocks.
-    """
 
-    def __init__(
-        self,
+class FeatureSpace:
+    """Word n-grams, character n-grams and keyword counts side by side: what every head reads."""
+
+    def __init__(self, segmenter: Segmenter, words: NgramTable, chars: NgramTable, keywords: KeywordMatcher, keyword_weight: float):
+        self.segmenter = segmenter
+        self.words = words
+        self.chars = chars
+        self.keywords = keywords
+        self.keyword_weight = keyword_weight
+        self.names = np.concatenate(
+            [words.names, chars.names, np.asarray([f"<{n}>" for n in keywords.names], dtype=object)]
+        ).astype(object)
+        self.n_features = len(self.names)
+
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        *,
         segmenter: Segmenter | None = None,
         keywords: Mapping[str, Sequence[str]] | None = None,
         word_ngram_range: tuple[int, int] = (1, 2),
@@ -267,45 +285,44 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         max_word_features: int | None = 40000,
         max_char_features: int | None = 60000,
         keyword_weight: float = 0.5,
-    ):
-        self.segmenter = segmenter
-        self.keywords = keywords
-        self.word_ngram_range = word_ngram_range
-        self.char_ngram_range = char_ngram_range
-        self.min_df = min_df
-        self.max_word_features = max_word_features
-        self.max_char_features = max_char_features
-        self.keyword_weight = keyword_weight
+    ) -> "FeatureSpace":
+        texts = list(texts)
+        segmenter = segmenter if segmenter is not None else Segmenter()
+        words = NgramTable.fit(texts, analyzer="word", ngram_range=word_ngram_range, segmenter=segmenter, min_df=min_df, max_features=max_word_features)
+        chars = NgramTable.fit(texts, analyzer="char", ngram_range=char_ngram_range, min_df=min_df, max_features=max_char_features)
+        return cls(segmenter, words, chars, KeywordMatcher(keywords or {}), keyword_weight)
 
-    def fit(self, X: Sequence[str], y=None) -> "TextFeatures":
-        texts = list(X)
-        segmenter = self.segmenter if self.segmenter is not None else Segmenter()
-        self.segmenter_ = segmenter
-        self.word_block_ = NgramTfidf(
-            analyzer="word", ngram_range=self.word_ngram_range, segmenter=segmenter, min_df=self.min_df, max_features=self.max_word_features
-        ).fit(texts)
-        self.char_block_ = NgramTfidf(
-            analyzer="char", ngram_range=self.char_ngram_range, min_df=self.min_df, max_features=self.max_char_features
-        ).fit(texts)
-        self.keyword_matcher_ = KeywordMatcher(self.keywords or {})
-        self.feature_names_ = np.concatenate(
-            [
-                self.word_block_.get_feature_names_out(),
-                self.char_block_.get_feature_names_out(),
-                np.asarray([f"<{n}>" for n in self.keyword_matcher_.names], dtype=object),
-            ]
-        ).astype(object)
-        self.n_features_out_ = len(self.feature_names_)
-        return self
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        texts = list(texts)
+        blocks = [self.words.transform(texts), self.chars.transform(texts)]
+        if self.keywords.names:
+            blocks.append(self.keywords.counts(texts) * self.keyword_weight)
+        return _hstack_csr(blocks)
 
-    def transform(self, X: Sequence[str]) -> sp.csr_matrix:
-        check_is_fitted(self, "feature_names_")
-        texts = list(X)
-        blocks = [self.word_block_.transform(texts), self.char_block_.transform(texts)]
-        if self.keyword_matcher_.names:
-            blocks.append(self.keyword_matcher_.counts(texts) * self.keyword_weight)
-        return sp.hstack(blocks, format="csr")
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "feature_names_")
-        return self.feature_names_
+def _hstack_csr(blocks: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
+    """Horizontal stack of CSR matrices with the same rows (cheaper than scipy's for one row)."""
+    n = blocks[0].shape[0]
+    offset = 0
+    data, indices, lengths = [], [], []
+    for b in blocks:
+        data.append(b.data)
+        indices.append(b.indices.astype(np.int32) + offset)
+        lengths.append(np.diff(b.indptr))
+        offset += b.shape[1]
+    if n == 1:
+        d, i = np.concatenate(data), np.concatenate(indices)
+        return sp.csr_matrix((d, i, np.array([0, len(d)], dtype=np.int32)), shape=(1, offset))
+    # Interleave rows: for each row, the slices of every block in order.
+    row_len = np.sum(lengths, axis=0)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(row_len, out=indptr[1:])
+    out_data = np.empty(indptr[-1], dtype=np.float64)
+    out_idx = np.empty(indptr[-1], dtype=np.int32)
+    start_in_row = indptr[:-1].copy()
+    for b, d, i, ln in zip(blocks, data, indices, lengths):
+        dest = np.repeat(start_in_row - b.indptr[:-1], ln) + np.arange(len(d))
+        out_data[dest] = d
+        out_idx[dest] = i
+        start_in_row += ln
+    return sp.csr_matrix((out_data, out_idx, indptr.astype(np.int32)), shape=(n, offset))

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -26,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .bundle import load_bundle
-from .classifiers import TriageHeads, explainable_names, top_terms_many
+from .classifiers import TriageModel, decide_categories, explainable_names, top_terms_many
 from .config import Config, ConfigSource, load_config
 from .errors import InputTypeError
 from .normalize import normalize_text
@@ -44,12 +45,13 @@ from .results import (
     TriageResult,
     Urgency,
 )
-from .routing import deadlines, parse_time, review_tier, route
-from .severity import SeverityInputs, compute_severity, level_for
+from .routing import closeness, deadlines, parse_time, review_tier, route
+from .severity import SeverityInputs, SeverityScorer
 
 logger = logging.getLogger(__name__)
 
 METADATA_FIELDS = ("received_at", "customer_tier", "channel", "repeat_contacts", "cluster_size", "customer_id")
+_METADATA_SET = frozenset(METADATA_FIELDS)
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _URGENCY_FLOOR = "high"  # a threat or a safety risk makes a complaint at least this urgent
 
@@ -73,6 +75,27 @@ def default_model_path() -> Path:
     return here.parent / "models" / "default"
 
 
+@dataclass
+class _Row:
+    """One scored text's head outputs, already decided and rounded (internal)."""
+
+    x: tuple[np.ndarray, np.ndarray]
+    chosen: list[int]
+    category_scores: dict[str, float]
+    fallback: bool
+    close: list[str]
+    unsure_flags: bool
+    sentiment: int
+    sentiment_scores: list[float]
+    negative: float
+    urgency: int
+    urgency_scores: list[float]
+    threat: bool
+    safety: bool
+    p_threat: float
+    p_safety: float
+
+
 @dataclass(frozen=True)
 class _Prepared:
     status: str
@@ -87,23 +110,21 @@ class TriagePipeline:
     (workers of a process pool or a Dask cluster receive it once).
     """
 
-    def __init__(self, heads: TriageHeads, manifest: Mapping[str, Any], config: Config):
-        self.heads = heads
+    def __init__(self, model: TriageModel, manifest: Mapping[str, Any], config: Config):
+        self.model = model
         self.manifest = dict(manifest)
         self.config = config
         self.model_version = str(self.manifest.get("model_version", "unknown"))
-        self._names = heads.features.get_feature_names_out()
-        self._labels = [str(c) for c in heads.category.classes_]
-        self._thresholds = dict(zip(self._labels, map(float, heads.category.thresholds_)))
-        # Every head's coefficients side by side, to explain all outputs of a row in one pass.
-        blocks = [heads.category.coef_matrix_, heads.sentiment.coef_matrix_, heads.urgency.coef_matrix_,
-                  heads.threat.coef_matrix_, heads.safety.coef_matrix_]
-        self._coef = np.ascontiguousarray(np.hstack(blocks))
-        starts = np.cumsum([0] + [b.shape[1] for b in blocks])
-        self._col = {"category": int(starts[0]), "sentiment": int(starts[1]), "urgency": int(starts[2]),
-                     "threat": int(starts[3]), "safety": int(starts[4])}
+        heads = model.heads
+        self._labels = list(heads["category"].labels)
+        self._thresholds = dict(zip(self._labels, map(float, heads["category"].thresholds)))
+        self._levels = list(heads["urgency"].labels)
+        self._sentiments = list(heads["sentiment"].labels)
+        self._names = model.features.names
         self._shown = explainable_names(self._names)
         self._shown_mask = self._shown != ""
+        self._severity_scorer = SeverityScorer(config)
+        self._tz = config.raw["routing"]["timezone"]
 
     # ------------------------------------------------------------------ public API
     def score(self, text: str, *, now: datetime | None = None, **metadata: Any) -> TriageResult:
@@ -184,7 +205,7 @@ class TriagePipeline:
             yield from self.score_many(buffer, batch_size=batch_size, **kwargs)
 
     def __repr__(self) -> str:
-        return f"TriagePipeline(model_version={self.model_version!r}, backend={self.heads.features.segmenter_.backend!r})"
+        return f"TriagePipeline(model_version={self.model_version!r}, backend={self.model.segmenter.backend!r})"
 
     # ------------------------------------------------------------------ internals
     def _prepare(self, value: Any) -> _Prepared:
@@ -211,46 +232,66 @@ class TriagePipeline:
         self, values: Sequence[Any], metas: Sequence[Mapping[str, Any]], *, now: datetime | None
     ) -> list[TriageResult]:
         for meta in metas:
-            unknown = set(meta) - set(METADATA_FIELDS)
-            if unknown:
+            if meta and not set(meta) <= _METADATA_SET:
                 raise InputTypeError(
-                    f"Unknown metadata {sorted(unknown)}; allowed: {', '.join(METADATA_FIELDS)}."
+                    f"Unknown metadata {sorted(set(meta) - _METADATA_SET)}; allowed: {', '.join(METADATA_FIELDS)}."
                 )
         prepared = [self._prepare(v) for v in values]
         scored = [i for i, p in enumerate(prepared) if p.text]
-        outputs: dict[int, dict[str, Any]] = {}
+        rows: dict[int, _Row] = {}
         if scored:
-            h = self.heads
-            X = h.features.transform([prepared[i].text for i in scored])
-            P_cat = h.category.predict_proba(X)
-            chosen = h.category.decide(P_cat)
-            fallback = ~(P_cat >= h.category.thresholds_).any(axis=1)
-            P_sent = h.sentiment.predict_proba(X)
-            P_urg = h.urgency.predict_proba(X)
-            p_threat = h.threat.predict_proba(X)[:, 1]
-            p_safety = h.safety.predict_proba(X)[:, 1]
-            for row, i in enumerate(scored):
-                lo, hi = X.indptr[row], X.indptr[row + 1]
-                outputs[i] = {
-                    "x": (X.indices[lo:hi], X.data[lo:hi]),
-                    "p_cat": P_cat[row],
-                    "chosen": chosen[row],
-                    "fallback": bool(fallback[row]),
-                    "p_sent": P_sent[row],
-                    "p_urg": P_urg[row],
-                    "p_threat": float(p_threat[row]),
-                    "p_safety": float(p_safety[row]),
-                }
-        return [self._result(prepared[i], outputs.get(i), metas[i], now) for i in range(len(prepared))]
+            rows = dict(zip(scored, self._predict([prepared[i].text for i in scored])))
+        return [self._result(prepared[i], rows.get(i), metas[i], now) for i in range(len(prepared))]
 
-    def _result(
-        self, prep: _Prepared, out: Mapping[str, Any] | None, meta: Mapping[str, Any], now: datetime | None
-    ) -> TriageResult:
-        h = self.heads
+    def _predict(self, texts: Sequence[str]) -> list["_Row"]:
+        """Every head on a chunk of normalized texts, decided and rounded for the whole chunk."""
+        heads = self.model.heads
+        out = self.model.predict(texts)
+        X = out["X"]
+        P_cat, P_sent, P_urg = out["category"], out["sentiment"], out["urgency"]
+        p_threat, p_safety = out["threat"], out["safety"]
+        cat = heads["category"]
+        chosen = decide_categories(P_cat, cat.thresholds, self._labels)
+        fallback = ~(P_cat >= cat.thresholds).any(axis=1)
+        # chosen labels ordered by probability, most probable first
+        order = np.argsort(-P_cat, axis=1, kind="stable")
+        review = self.config.routing.review
+        close, unsure = closeness(P_cat, cat.thresholds, np.column_stack([p_threat, p_safety]), review["auto_margin"])
+        threat = p_threat >= heads["threat"].thresholds[0]
+        safety = p_safety >= heads["safety"].thresholds[0]
+        sent = np.argmax(P_sent, axis=1)
+        urg = np.argmax(P_urg, axis=1)
+        neg = self._sentiments.index("negative") if "negative" in self._sentiments else None
+        cat_r, sent_r, urg_r = np.round(P_cat, 4).tolist(), np.round(P_sent, 4).tolist(), np.round(P_urg, 4).tolist()
+        thr_r, saf_r = np.round(p_threat, 4).tolist(), np.round(p_safety, 4).tolist()
+        labels = self._labels
+        result = []
+        indptr, indices, data = X.indptr, X.indices, X.data
+        for r in range(len(texts)):
+            idx = [int(j) for j in order[r] if chosen[r, j]]
+            result.append(_Row(
+                x=(indices[indptr[r] : indptr[r + 1]], data[indptr[r] : indptr[r + 1]]),
+                chosen=idx,
+                category_scores=dict(zip(labels, cat_r[r])),
+                fallback=bool(fallback[r]),
+                close=[labels[j] for j in np.flatnonzero(close[r])],
+                unsure_flags=bool(unsure[r]),
+                sentiment=int(sent[r]),
+                sentiment_scores=sent_r[r],
+                negative=float(P_sent[r, neg]) if neg is not None else 0.0,
+                urgency=int(urg[r]),
+                urgency_scores=urg_r[r],
+                threat=bool(threat[r]),
+                safety=bool(safety[r]),
+                p_threat=thr_r[r],
+                p_safety=saf_r[r],
+            ))
+        return result
+
+    def _result(self, prep: _Prepared, row: "_Row | None", meta: Mapping[str, Any], now: datetime | None) -> TriageResult:
         cfg = self.config
-        k = cfg.classify.top_terms
         reasons: list[str] = list(prep.notes)
-        if out is None:
+        if row is None:
             categories: tuple[str, ...] = ()
             category_scores: dict[str, float] = {}
             primary = None
@@ -259,59 +300,12 @@ class TriagePipeline:
             threat = safety = False
             p_threat = p_safety = None
             negative = 0.0
-            fallback = False
+            fallback = unsure_flags = False
+            close: list[str] = []
         else:
-            p_cat = out["p_cat"]
-            category_scores = dict(zip(self._labels, np.round(p_cat, 4).tolist()))
-            idx = [int(j) for j in np.argsort(-p_cat) if out["chosen"][j]]
-            categories = tuple(self._labels[j] for j in idx)
-            primary = categories[0]
-            fallback = out["fallback"]
-            s = int(np.argmax(out["p_sent"]))
-            levels = [str(c) for c in h.urgency.classes_]
-            p_urg = out["p_urg"]
-            u = int(np.argmax(p_urg))
-            p_threat, p_safety = round(out["p_threat"], 4), round(out["p_safety"], 4)
-            threat = out["p_threat"] >= h.threat.threshold
-            safety = out["p_safety"] >= h.safety.threshold
-            col = self._col
-            # Explain only what is shown: chosen categories, sentiment, the model's urgency level
-            # (above low), and the flags that are raised.
-            wanted = [col["category"] + j for j in idx] + [col["sentiment"] + s]
-            extra = [("urgency", col["urgency"] + u - 1, u > 0), ("threat", col["threat"], threat), ("safety", col["safety"], safety)]
-            wanted += [c for _, c, on in extra if on]
-            terms = top_terms_many(*out["x"], self._coef, wanted, self._shown, k, self._shown_mask)
-            cat_terms, sent_terms = terms[: len(idx)], terms[len(idx)]
-            rest = iter(terms[len(idx) + 1 :])
-            urg_terms, threat_terms, safety_terms = (next(rest) if on else [] for _, _, on in extra)
-
-            for j, words in zip(idx, cat_terms):
-                reasons.append(f"category {self._labels[j]} ({p_cat[j]:.2f}): " + (", ".join(words) or "overall wording"))
-            if fallback:
-                reasons.append(f"no category passed its threshold; took the most probable ({primary})")
-            sent_label = str(h.sentiment.classes_[s])
-            sentiment = Sentiment(sent_label, round(float(out["p_sent"][s]), 4))
-            reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(sent_terms) or "overall wording"))
-            labels_sent = [str(c) for c in h.sentiment.classes_]
-            negative = float(out["p_sent"][labels_sent.index("negative")]) if "negative" in labels_sent else 0.0
-
-            if threat or safety:
-                found = h.features.keyword_matcher_.find(prep.text)
-                for name, raised, p, words in (("threat", threat, p_threat, threat_terms), ("safety", safety, p_safety, safety_terms)):
-                    if raised:
-                        shown = found.get(name) or words
-                        reasons.append(f"{name} ({p:.2f}): " + (", ".join(shown) or "overall wording"))
-
-            if (threat or safety) and _URGENCY_FLOOR in levels and u < levels.index(_URGENCY_FLOOR):
-                reasons.append(
-                    f"urgency raised from {levels[u]} to {_URGENCY_FLOOR}: a "
-                    + ("threat" if threat else "safety risk")
-                    + " is at least high (labelling guide)"
-                )
-                u = levels.index(_URGENCY_FLOOR)
-            else:
-                reasons.append(f"urgency {levels[u]} ({p_urg[u]:.2f})" + (": " + ", ".join(urg_terms) if u > 0 and urg_terms else ""))
-            urgency = Urgency(levels[u], dict(zip(levels, np.round(p_urg, 4).tolist())))
+            categories, primary, sentiment, urgency = self._explain(prep, row, reasons)
+            category_scores, fallback, close, unsure_flags = row.category_scores, row.fallback, row.close, row.unsure_flags
+            threat, safety, p_threat, p_safety, negative = row.threat, row.safety, row.p_threat, row.p_safety, row.negative
 
         severity, deadline = self._severity(prep.text, categories, urgency.level, negative, threat, safety, meta, now)
         reasons.append(
@@ -324,21 +318,17 @@ class TriagePipeline:
             thresholds=self._thresholds,
             primary=primary,
             fallback_used=fallback,
-            flag_scores=[p for p in (p_threat, p_safety) if p is not None],
+            flag_scores=(),
             config=cfg,
+            close=close,
+            unsure_flags=unsure_flags,
         )
         routing = route(
-            categories=categories,
-            primary=primary,
-            level=severity.level,
-            threat=threat,
-            safety=safety,
-            tier=tier,
-            deadline=deadline,
-            config=cfg,
+            categories=categories, primary=primary, level=severity.level, threat=threat, safety=safety,
+            tier=tier, deadline=deadline, config=cfg,
         )
         reasons.append(f"routing {routing.department}" + (f" (primary category {primary})" if primary else "") + f"; review tier {tier}: {why}")
-        overdue = bool(deadline.hours_past_respond is not None and deadline.hours_past_respond > 0)
+        overdue = deadline.hours_past_respond is not None and deadline.hours_past_respond > 0
         return TriageResult(
             status=prep.status,
             categories=categories,
@@ -346,12 +336,53 @@ class TriagePipeline:
             primary_category=primary,
             sentiment=sentiment,
             urgency=urgency,
-            flags=Flags(threat=bool(threat), safety=bool(safety), threat_score=p_threat, safety_score=p_safety, overdue=overdue),
+            flags=Flags(threat=threat, safety=safety, threat_score=p_threat, safety_score=p_safety, overdue=overdue),
             severity=severity,
             routing=routing,
             reasons=tuple(reasons),
             model_version=self.model_version,
         )
+
+    def _explain(self, prep: _Prepared, row: "_Row", reasons: list[str]):
+        """Labels of a scored row, and the reasons naming the terms and rules behind each."""
+        heads = self.model.heads
+        k = self.config.classify.top_terms
+        labels, levels = self._labels, self._levels
+        idx = row.chosen
+        categories = tuple(labels[j] for j in idx)
+        primary = categories[0]
+        s, u = row.sentiment, row.urgency
+        # Explain only what is shown: chosen categories, sentiment, the model's urgency level
+        # (above low), and the flags that are raised.
+        cols = [heads["category"].start + j for j in idx] + [heads["sentiment"].start + s]
+        extra = ((heads["urgency"].start + u - 1, u > 0), (heads["threat"].start, row.threat), (heads["safety"].start, row.safety))
+        cols += [c for c, on in extra if on]
+        terms = iter(top_terms_many(*row.x, self.model.heads.coef64, cols, self._shown, k, self._shown_mask))
+        for j in idx:
+            words = next(terms)
+            reasons.append(f"category {labels[j]} ({row.category_scores[labels[j]]:.2f}): " + (", ".join(words) or "overall wording"))
+        if row.fallback:
+            reasons.append(f"no category passed its threshold; took the most probable ({primary})")
+        sent_label = self._sentiments[s]
+        sentiment = Sentiment(sent_label, row.sentiment_scores[s])
+        reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(next(terms)) or "overall wording"))
+        urg_terms, threat_terms, safety_terms = (next(terms) if on else [] for _, on in extra)
+        if row.threat or row.safety:
+            found = self.model.features.keywords.find(prep.text)
+            for name, raised, p, words in (("threat", row.threat, row.p_threat, threat_terms), ("safety", row.safety, row.p_safety, safety_terms)):
+                if raised:
+                    reasons.append(f"{name} ({p:.2f}): " + (", ".join(found.get(name) or words) or "overall wording"))
+        floor = levels.index(_URGENCY_FLOOR) if _URGENCY_FLOOR in levels else None
+        if (row.threat or row.safety) and floor is not None and u < floor:
+            reasons.append(
+                f"urgency raised from {levels[u]} to {_URGENCY_FLOOR}: a "
+                + ("threat" if row.threat else "safety risk") + " is at least high (labelling guide)"
+            )
+            u = floor
+        else:
+            reasons.append(f"urgency {levels[u]} ({row.urgency_scores[u]:.2f})" + (": " + ", ".join(urg_terms) if u > 0 and urg_terms else ""))
+        urgency = Urgency(levels[u], dict(zip(levels, row.urgency_scores)))
+        return categories, primary, sentiment, urgency
 
     def _severity(
         self,
@@ -365,7 +396,7 @@ class TriagePipeline:
         now: datetime | None,
     ):
         cfg = self.config
-        received = parse_time(meta.get("received_at"), tz=cfg.raw["routing"]["timezone"])
+        scorer = self._severity_scorer
         inputs = SeverityInputs(
             text=text,
             categories=categories,
@@ -378,15 +409,15 @@ class TriagePipeline:
             customer_tier=_as_text(meta.get("customer_tier")),
             channel=_as_text(meta.get("channel")),
         )
-        base = compute_severity(inputs, cfg, with_timeliness=False)
+        signals = scorer.signals(text)
+        base = scorer(inputs, signals, with_timeliness=False)
+        received = parse_time(meta.get("received_at"), tz=self._tz)
         # Deadlines follow the level before timeliness; lateness can only raise the score.
         first = deadlines(received, base.level, cfg, now=now)
         if received is None:
             return base, first
-        final = compute_severity(
-            SeverityInputs(**{**inputs.__dict__, "hours_past_respond": first.hours_past_respond, "hours_past_resolve": first.hours_past_resolve}),
-            cfg,
-        )
+        late = dataclasses.replace(inputs, hours_past_respond=first.hours_past_respond, hours_past_resolve=first.hours_past_resolve)
+        final = scorer(late, signals)
         return final, deadlines(received, final.level, cfg, now=now)
 
 
@@ -442,8 +473,9 @@ def load(path: str | Path | None = None, *, config: ConfigSource = None, warm_up
         Build the segmenter's dictionary now, so the first ``score`` is fast.
     """
     cfg = load_config(config)
-    heads, manifest = load_bundle(default_model_path() if path is None else path)
-    pipe = TriagePipeline(heads, manifest, cfg)
+    model, manifest = load_bundle(default_model_path() if path is None else path)
+    pipe = TriagePipeline(model, manifest, cfg)
     if warm_up:
-        heads.features.segmenter_.warm_up()
+        model.segmenter.warm_up()
+        pipe.score("预热")  # first call builds caches (OpenCC, coefficients in float64)
     return pipe

