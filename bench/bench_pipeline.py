@@ -73,7 +73,7 @@ def main() -> None:
     pipe = triage.load()
     pipe.score_many(texts[:200])  # warm caches
     print(f"texts: {len(texts)} from {source}; mean length {np.mean([len(t) for t in texts]):.0f} characters")
-    print(f"model: {pipe.model_version}, segmenter backend: {pipe.heads.features.segmenter_.backend}")
+    print(f"model: {pipe.model_version}, segmenter backend: {pipe.model.segmenter.backend}")
 
     ours, ref = alternate(
         lambda: throughput(pipe.score_many, texts),

@@ -175,6 +175,42 @@ def explainable_names(names: np.ndarray) -> np.ndarray:
     return out
 
 
+def contributions(X, coef: np.ndarray, shown_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-term contributions to every output for a whole chunk: the CSR matrix ``X`` restricted
+    to the features that can be shown, as (indptr, feature indices, contributions n_kept x K)."""
+    keep = shown_mask[X.indices]
+    indices = X.indices[keep]
+    counts = np.add.reduceat(keep, X.indptr[:-1]) if len(keep) else np.zeros(X.shape[0], dtype=np.int64)
+    counts[np.diff(X.indptr) == 0] = 0
+    indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, indices, X.data[keep][:, None] * coef[indices]
+
+
+def top_terms_from(indices: np.ndarray, contrib: np.ndarray, columns: Sequence[int], shown: np.ndarray, k: int = 3) -> list[list[str]]:
+    """For each output column in ``columns``, the ``k`` distinct terms with the largest positive
+    contribution, from one document's slice of :func:`contributions`. A term inside a longer
+    listed term (or around it) is not repeated."""
+    if not len(indices) or not columns:
+        return [[] for _ in columns]
+    sub = contrib[:, columns]
+    m = min(len(indices), 4 * k + 4)
+    order = np.argsort(-sub, axis=0)[:m].T.tolist()
+    values = sub.T.tolist()
+    terms = indices.tolist()
+    out: list[list[str]] = []
+    for col_order, col_values in zip(order, values):
+        picked: list[str] = []
+        for i in col_order:
+            if col_values[i] <= 0 or len(picked) >= k:
+                break
+            term = shown[terms[i]]
+            if not any(term in p or p in term for p in picked):
+                picked.append(term)
+        out.append(picked)
+    return out
+
+
 def top_terms_many(
     indices: np.ndarray,
     data: np.ndarray,
@@ -182,35 +218,16 @@ def top_terms_many(
     columns: Sequence[int],
     shown: np.ndarray,
     k: int = 3,
-    shown_mask: np.ndarray | None = None,
 ) -> list[list[str]]:
     """For each output column in ``columns``, the ``k`` distinct terms of one document that
     pushed that linear output up the most.
 
     ``indices``/``data`` are the document's non-zero features (a CSR row), ``coef`` is an
-    (n_features x n_outputs) matrix, ``shown`` the names from :func:`explainable_names` and
-    ``shown_mask`` (optional, for speed) ``shown != ""``. A term inside a longer listed term (or
-    around it) is not repeated.
+    (n_features x n_outputs) matrix, ``shown`` the names from :func:`explainable_names`.
     """
-    keep = shown_mask[indices] if shown_mask is not None else shown[indices] != ""
-    indices, data = indices[keep], data[keep]
-    if not len(indices) or not columns:
-        return [[] for _ in columns]
-    contrib = data[:, None] * coef[indices][:, columns]
-    m = min(len(indices), 4 * k + 4)
-    order = np.argsort(-contrib, axis=0)[:m].T.tolist()
-    values = contrib.T.tolist()
-    out: list[list[str]] = []
-    for col_order, col_values in zip(order, values):
-        picked: list[str] = []
-        for i in col_order:
-            if col_values[i] <= 0 or len(picked) >= k:
-                break
-            term = shown[indices[i]]
-            if not any(term in p or p in term for p in picked):
-                picked.append(term)
-        out.append(picked)
-    return out
+    keep = shown[indices] != ""
+    indices = indices[keep]
+    return top_terms_from(indices, data[keep][:, None] * coef[indices], columns, shown, k)
 
 
 def top_terms(indices: np.ndarray, data: np.ndarray, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:

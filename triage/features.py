@@ -240,13 +240,15 @@ class NgramTable:
 
 def _tfidf_rows(rows: list[np.ndarray], cols: list[np.ndarray], n_rows: int, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
     """CSR matrix of (1 + log count) * idf per (row, col) occurrence, rows l2-normalized."""
-    if not rows:
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    if not len(r):
         return sp.csr_matrix((n_rows, n_cols))
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
     key = r * n_cols + c
     key.sort()
-    uniq, counts = np.unique(key, return_counts=True)
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    uniq = key[starts]
+    counts = np.diff(np.append(starts, len(key)))
     rr, cc = np.divmod(uniq, n_cols)
     data = (1.0 + np.log(counts)) * idf[cc]
     lengths = np.bincount(rr, minlength=n_rows)

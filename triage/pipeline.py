@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .bundle import load_bundle
-from .classifiers import TriageModel, decide_categories, explainable_names, top_terms_many
+from .classifiers import TriageModel, contributions, decide_categories, explainable_names, top_terms_from
 from .config import Config, ConfigSource, load_config
 from .errors import InputTypeError
 from .normalize import normalize_text
@@ -259,30 +259,35 @@ class TriagePipeline:
         close, unsure = closeness(P_cat, cat.thresholds, np.column_stack([p_threat, p_safety]), review["auto_margin"])
         threat = p_threat >= heads["threat"].thresholds[0]
         safety = p_safety >= heads["safety"].thresholds[0]
-        sent = np.argmax(P_sent, axis=1)
-        urg = np.argmax(P_urg, axis=1)
+        sent = np.argmax(P_sent, axis=1).tolist()
+        urg = np.argmax(P_urg, axis=1).tolist()
         neg = self._sentiments.index("negative") if "negative" in self._sentiments else None
+        negative = P_sent[:, neg].tolist() if neg is not None else [0.0] * len(texts)
         cat_r, sent_r, urg_r = np.round(P_cat, 4).tolist(), np.round(P_sent, 4).tolist(), np.round(P_urg, 4).tolist()
         thr_r, saf_r = np.round(p_threat, 4).tolist(), np.round(p_safety, 4).tolist()
+        order_l, chosen_l, close_l = order.tolist(), chosen.tolist(), close.tolist()
+        fallback_l, unsure_l, threat_l, safety_l = fallback.tolist(), unsure.tolist(), threat.tolist(), safety.tolist()
         labels = self._labels
+        indptr, indices, contrib = contributions(X, heads.coef64, self._shown_mask)
+        bounds = indptr.tolist()
         result = []
-        indptr, indices, data = X.indptr, X.indices, X.data
         for r in range(len(texts)):
-            idx = [int(j) for j in order[r] if chosen[r, j]]
+            chosen_r, close_r = chosen_l[r], close_l[r]
+            lo, hi = bounds[r], bounds[r + 1]
             result.append(_Row(
-                x=(indices[indptr[r] : indptr[r + 1]], data[indptr[r] : indptr[r + 1]]),
-                chosen=idx,
+                x=(indices[lo:hi], contrib[lo:hi]),
+                chosen=[j for j in order_l[r] if chosen_r[j]],
                 category_scores=dict(zip(labels, cat_r[r])),
-                fallback=bool(fallback[r]),
-                close=[labels[j] for j in np.flatnonzero(close[r])],
-                unsure_flags=bool(unsure[r]),
-                sentiment=int(sent[r]),
+                fallback=fallback_l[r],
+                close=[label for label, c in zip(labels, close_r) if c],
+                unsure_flags=unsure_l[r],
+                sentiment=sent[r],
                 sentiment_scores=sent_r[r],
-                negative=float(P_sent[r, neg]) if neg is not None else 0.0,
-                urgency=int(urg[r]),
+                negative=negative[r],
+                urgency=urg[r],
                 urgency_scores=urg_r[r],
-                threat=bool(threat[r]),
-                safety=bool(safety[r]),
+                threat=threat_l[r],
+                safety=safety_l[r],
                 p_threat=thr_r[r],
                 p_safety=saf_r[r],
             ))
@@ -357,7 +362,7 @@ class TriagePipeline:
         cols = [heads["category"].start + j for j in idx] + [heads["sentiment"].start + s]
         extra = ((heads["urgency"].start + u - 1, u > 0), (heads["threat"].start, row.threat), (heads["safety"].start, row.safety))
         cols += [c for c, on in extra if on]
-        terms = iter(top_terms_many(*row.x, self.model.heads.coef64, cols, self._shown, k, self._shown_mask))
+        terms = iter(top_terms_from(*row.x, cols, self._shown, k))
         for j in idx:
             words = next(terms)
             reasons.append(f"category {labels[j]} ({row.category_scores[labels[j]]:.2f}): " + (", ".join(words) or "overall wording"))

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -34,6 +35,7 @@ BACKENDS = ("rjieba", "jieba", "jieba_fast_dat")
 DEFAULT_BACKEND = "rjieba"
 
 UserWord = tuple[str, int, str]
+_WHITESPACE = re.compile(r"\s")
 
 
 def read_user_dict(path: str | Path) -> list[UserWord]:
@@ -131,6 +133,8 @@ class Segmenter:
             words = tok.cut(text, self.hmm)
         else:
             words = tok.lcut(text, HMM=self.hmm)
+        if not _WHITESPACE.search(text):
+            return words
         return [w for w in words if not w.isspace()]
 
     __call__ = cut
