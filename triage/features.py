@@ -31,7 +31,10 @@ _MASK21 = (1 << 21) - 1
 
 
 class KeywordMatcher:
-    """Find the words of each keyword group in a text with one compiled regex per group.
+    """Find the words of keyword groups in a text with one compiled regex for all groups.
+
+    A word may belong to several groups. Longer words win where they overlap ("食物中毒"
+    before "中毒").
 
     >>> m = KeywordMatcher({"threat": ["12315", "曝光"], "safety": ["过敏"]})
     >>> m.find("打12315，还要曝光")
@@ -40,9 +43,12 @@ class KeywordMatcher:
 
     def __init__(self, groups: Mapping[str, Sequence[str]]):
         self.groups = {name: tuple(sorted(set(words), key=len, reverse=True)) for name, words in groups.items()}
-        self._patterns = {
-            name: re.compile("|".join(map(re.escape, words))) for name, words in self.groups.items() if words
-        }
+        self._word_groups: dict[str, list[int]] = {}
+        for g, words in enumerate(self.groups.values()):
+            for w in words:
+                self._word_groups.setdefault(w, []).append(g)
+        words = sorted(self._word_groups, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
 
     @property
     def names(self) -> list[str]:
@@ -51,19 +57,26 @@ class KeywordMatcher:
     def find(self, text: str) -> dict[str, list[str]]:
         """Group -> the distinct keywords found, in order of appearance; groups without a hit omitted."""
         found: dict[str, list[str]] = {}
-        for name, pattern in self._patterns.items():
-            hits = list(dict.fromkeys(pattern.findall(text)))
-            if hits:
-                found[name] = hits
-        return found
+        if self._pattern is None:
+            return found
+        names = self.names
+        for word in dict.fromkeys(self._pattern.findall(text)):
+            for g in self._word_groups[word]:
+                found.setdefault(names[g], []).append(word)
+        return {name: found[name] for name in names if name in found}
 
     def counts(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Matrix of log(1 + number of hits), one column per group."""
-        names = self.names
-        rows = [
-            [len(self._patterns[n].findall(text)) if n in self._patterns else 0 for n in names] for text in texts
-        ]
-        return sp.csr_matrix(np.log1p(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))))
+        texts = list(texts)
+        counts = np.zeros((len(texts), len(self.groups)))
+        if self._pattern is not None:
+            word_groups = self._word_groups
+            findall = self._pattern.findall
+            for i, text in enumerate(texts):
+                for word in findall(text):
+                    for g in word_groups[word]:
+                        counts[i, g] += 1
+        return sp.csr_matrix(np.log1p(counts))
 
     def __getstate__(self) -> dict:
         return {"groups": self.groups}

@@ -34,6 +34,8 @@ _MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?![
 # Candidate bank cards: 16-19 digits, optionally in groups of 4; kept only if the Luhn check passes.
 _CARD_RE = re.compile(r"(?<![0-9])(?:\d{4}[- ]?){3}\d{4,7}(?![0-9])")
 
+_PII_HINT_RE = re.compile(r"@|\d{4}")
+
 MASKS = {"mobile": "[手机号]", "id_card": "[身份证号]", "bank_card": "[银行卡号]", "email": "[邮箱]"}
 
 
@@ -87,6 +89,8 @@ def mask_pii(text: str) -> str:
     >>> mask_pii("电话13812345678，邮箱 a.b@qq.com")
     '电话[手机号]，邮箱 [邮箱]'
     """
+    if not _PII_HINT_RE.search(text):  # every pattern needs a run of 8 digits or an @
+        return text
     text = _EMAIL_RE.sub(MASKS["email"], text)
     text = _ID_CARD_RE.sub(MASKS["id_card"], text)
     text = _CARD_RE.sub(_mask_card, text)
