@@ -73,3 +73,31 @@ def test_review_tier(scores, flags, fallback, normal, tier):
     got, why = review_tier(scored_normally=normal, category_scores=scores, thresholds=THRESH, primary="quality",
                            fallback_used=fallback, flag_scores=flags, config=CFG)
     assert got == tier and why
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, expected",
+    [
+        ("第三次打电话了", dict(repeats=2), {"repeat_caller"}),
+        ("再不处理我就找媒体曝光", dict(threat=True, targets=("media",)), {"threatening_exposure"}),
+        ("气死了！！！垃圾", dict(markers=("气死", "垃圾")), {"venting"}),
+        ("你们是不是骗子，怎么保证是正品", {}, {"distrustful"}),
+        ("都怪你们公司政策，没做活动，货卖不动", {}, {"blame_shifting"}),
+        ("快递到了，谢谢", {}, set()),
+    ],
+)
+def test_difficult_customer_patterns(text, kwargs, expected):
+    from triage.routing import difficult_customer
+
+    args = dict(repeats=0, threat=False, targets=(), markers=())
+    args.update(kwargs)
+    found = difficult_customer(text, config=CFG, **args)
+    assert {key for key, _, _ in found} == expected
+    for _, name, advice in found:
+        assert name.endswith("型") and advice
+
+
+def test_advice_reaches_the_result(pipe):
+    r = pipe.score("第三次打电话了还是没人处理，再不解决我就找媒体曝光，气死了！！！", repeat_contacts=2)
+    assert "repeat_caller" in r.flags.difficult_customer
+    assert any(a.startswith("喋喋不休型：") for a in r.routing.advice)

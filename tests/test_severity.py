@@ -55,7 +55,8 @@ def test_factors_add_up_and_each_factor_is_capped():
 @pytest.mark.parametrize(
     "kwargs, factor, points",
     [
-        (dict(threat=True), "escalation", 12),
+        (dict(threat=True), "escalation", 10),
+        (dict(threat=True, text="已经打了12315"), "escalation", 14),
         (dict(safety=True), "escalation", 15),
         (dict(categories=("counterfeit",), urgency="low"), "content", 16),
         (dict(categories=("quality",), safety=True, urgency="high"), "content", 25),
@@ -103,3 +104,10 @@ def test_monotone_in_threat_safety_amount_and_repeats(base, extra_amount, extra_
     ):
         assert compute_severity(more, CFG).score >= score
     assert 0 <= score <= 100
+
+
+def test_escalation_target_weighs_more_than_a_bare_threat():
+    bare = compute_severity(_inputs(text="我要投诉", threat=True), CFG).factors["escalation"]
+    media = compute_severity(_inputs(text="我要找媒体曝光", threat=True), CFG).factors["escalation"]
+    assert media > bare == CFG.severity.escalation["threat"]
+    assert compute_severity(_inputs(text="我要找媒体曝光", threat=False), CFG).factors["escalation"] == 0

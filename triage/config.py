@@ -45,7 +45,10 @@ _OPEN_TABLES = {
     "severity.source.tiers",
     "severity.source.channels",
     "routing.departments",
+    "severity.escalation.targets",
+    "routing.guidance",
 }
+GUIDANCE_SIGNALS = ("none", "repeats", "threat_media", "intensity")
 
 ConfigSource = Union[None, str, Path, Mapping[str, Any]]
 
@@ -77,10 +80,12 @@ class SeverityConfig:
 @dataclass(frozen=True)
 class RoutingConfig:
     default_department: str
+    timezone: str
     departments: Mapping[str, str]
     escalation: Mapping[str, tuple[str, ...]]
     sla: Mapping[str, Mapping[str, float]]
     review: Mapping[str, float]
+    guidance: Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,24 @@ def _validate(cfg: dict) -> None:
                 f"Config key 'routing.sla.{level}': respond ({sla['respond']} h) must not be later "
                 f"than resolve ({sla['resolve']} h)."
             )
+    for name, pattern in routing["guidance"].items():
+        for key in ("name", "signal", "words", "advice"):
+            if key not in pattern:
+                raise ConfigError(f"Config key 'routing.guidance.{name}.{key}' is missing; each pattern needs name, signal, words and advice.")
+        if pattern["signal"] not in GUIDANCE_SIGNALS:
+            raise ConfigError(
+                f"Config key 'routing.guidance.{name}.signal' must be one of {', '.join(map(repr, GUIDANCE_SIGNALS))}, "
+                f"got {pattern['signal']!r}."
+            )
+    for name, target in sev["escalation"]["targets"].items():
+        if set(target) != {"points", "words"}:
+            raise ConfigError(f"Config key 'severity.escalation.targets.{name}' must have exactly 'points' and 'words', got {sorted(target)}.")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(routing["timezone"])
+    except Exception:
+        raise ConfigError(f"Config key 'routing.timezone' must be an IANA time zone such as 'Asia/Shanghai', got {routing['timezone']!r}.") from None
     review = routing["review"]
     if review["auto_margin"] <= 0:
         raise ConfigError(f"Config key 'routing.review.auto_margin' must be > 0 (log-odds), got {review['auto_margin']!r}.")

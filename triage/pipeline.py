@@ -45,7 +45,7 @@ from .results import (
     TriageResult,
     Urgency,
 )
-from .routing import closeness, deadlines, parse_time, review_tier, route
+from .routing import closeness, deadlines, difficult_customer, parse_time, review_tier, route
 from .severity import SeverityInputs, SeverityScorer
 
 logger = logging.getLogger(__name__)
@@ -204,6 +204,10 @@ class TriagePipeline:
         if buffer:
             yield from self.score_many(buffer, batch_size=batch_size, **kwargs)
 
+    def normalize(self, text: str) -> str:
+        """The text as the classifiers see it: normalized, traditional -> simplified, PII masked."""
+        return self._prepare(text).text
+
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Raw probabilities of every head (before decisions and rules), for analysts.
 
@@ -324,11 +328,17 @@ class TriagePipeline:
             category_scores, fallback, close, unsure_flags = row.category_scores, row.fallback, row.close, row.unsure_flags
             threat, safety, p_threat, p_safety, negative = row.threat, row.safety, row.p_threat, row.p_safety, row.negative
 
-        severity, deadline = self._severity(prep.text, categories, urgency.level, negative, threat, safety, meta, now)
+        severity, deadline, signals, repeats = self._severity(prep.text, categories, urgency.level, negative, threat, safety, meta, now)
         reasons.append(
             f"severity {severity.score:g} ({severity.level_zh}): "
             + ", ".join(f"{name} {pts:g}" for name, pts in severity.factors.items() if pts)
+            + (f"; escalation to {', '.join(signals.targets)}" if threat and signals.targets else "")
+            + (f"; {repeats} earlier contacts" if repeats else "")
         )
+        patterns = difficult_customer(prep.text, repeats=repeats, threat=threat, targets=signals.targets,
+                                      markers=signals.markers, config=cfg) if row is not None else []
+        if patterns:
+            reasons.append("difficult customer: " + ", ".join(name for _, name, _ in patterns))
         tier, why = review_tier(
             scored_normally=prep.status == STATUS_OK,
             category_scores=category_scores,
@@ -343,6 +353,7 @@ class TriagePipeline:
         routing = route(
             categories=categories, primary=primary, level=severity.level, threat=threat, safety=safety,
             tier=tier, deadline=deadline, config=cfg,
+            advice=[f"{name}：{a}" for _, name, advice in patterns for a in advice],
         )
         reasons.append(f"routing {routing.department}" + (f" (primary category {primary})" if primary else "") + f"; review tier {tier}: {why}")
         overdue = deadline.hours_past_respond is not None and deadline.hours_past_respond > 0
@@ -353,7 +364,8 @@ class TriagePipeline:
             primary_category=primary,
             sentiment=sentiment,
             urgency=urgency,
-            flags=Flags(threat=threat, safety=safety, threat_score=p_threat, safety_score=p_safety, overdue=overdue),
+            flags=Flags(threat=threat, safety=safety, threat_score=p_threat, safety_score=p_safety, overdue=overdue,
+                        difficult_customer=tuple(key for key, _, _ in patterns)),
             severity=severity,
             routing=routing,
             reasons=tuple(reasons),
@@ -431,11 +443,12 @@ class TriagePipeline:
         received = parse_time(meta.get("received_at"), tz=self._tz)
         # Deadlines follow the level before timeliness; lateness can only raise the score.
         first = deadlines(received, base.level, cfg, now=now)
+        repeats = max(inputs.repeat_contacts, signals.repeats)
         if received is None:
-            return base, first
+            return base, first, signals, repeats
         late = dataclasses.replace(inputs, hours_past_respond=first.hours_past_respond, hours_past_resolve=first.hours_past_resolve)
         final = scorer(late, signals)
-        return final, deadlines(received, final.level, cfg, now=now)
+        return final, deadlines(received, final.level, cfg, now=now), signals, repeats
 
 
 def _as_count(value: Any, name: str) -> int:

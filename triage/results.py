@@ -64,6 +64,7 @@ class Flags:
     threat_score: float | None = None
     safety_score: float | None = None
     overdue: bool = False
+    difficult_customer: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class Flags:
             "threat_score": self.threat_score,
             "safety_score": self.safety_score,
             "overdue": self.overdue,
+            "difficult_customer": list(self.difficult_customer),
         }
 
 
@@ -101,6 +103,7 @@ class Routing:
     respond_by: str | None
     resolve_by: str | None
     review_tier: str
+    advice: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,7 @@ class Routing:
             "respond_by": self.respond_by,
             "resolve_by": self.resolve_by,
             "review_tier": self.review_tier,
+            "advice": list(self.advice),
         }
 
 

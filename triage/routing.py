@@ -139,6 +139,34 @@ def closeness(P: "np.ndarray", thresholds: "np.ndarray", flags: "np.ndarray", ma
     return close, unsure
 
 
+@lru_cache(maxsize=64)
+def _words_pattern(words: tuple[str, ...]):
+    import re
+
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))) if words else None
+
+
+def difficult_customer(text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str],
+                       config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The difficult-customer patterns of ``[routing.guidance]`` this complaint shows.
+
+    Returns (key, name, advice) per pattern, in config order. Signals: ``repeats`` (>= 2 earlier
+    contacts), ``threat_media`` (threat flag with a media target), ``intensity`` (>= 2 markers).
+    """
+    signals = {
+        "repeats": repeats >= 2,
+        "threat_media": threat and "media" in targets,
+        "intensity": len(markers) >= 2,
+        "none": False,
+    }
+    found = []
+    for key, pattern in config.routing.guidance.items():
+        regex = _words_pattern(tuple(pattern["words"]))
+        if signals.get(pattern["signal"], False) or (regex is not None and regex.search(text)):
+            found.append((key, pattern["name"], tuple(pattern["advice"])))
+    return found
+
+
 def route(
     *,
     categories: Sequence[str],
@@ -149,6 +177,7 @@ def route(
     tier: str,
     deadline: Deadlines,
     config: Config,
+    advice: Sequence[str] = (),
 ) -> Routing:
     """The routing recommendation for one complaint."""
     rc = config.routing
@@ -174,4 +203,5 @@ def route(
         respond_by=deadline.respond_by.isoformat() if deadline.respond_by else None,
         resolve_by=deadline.resolve_by.isoformat() if deadline.resolve_by else None,
         review_tier=tier,
+        advice=tuple(advice),
     )

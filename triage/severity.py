@@ -122,6 +122,7 @@ class TextSignals:
     markers: tuple[str, ...]
     amount: float
     repeats: int
+    targets: tuple[str, ...] = ()  # escalation targets named in the text (regulator, media, ...)
 
 
 class SeverityScorer:
@@ -147,6 +148,9 @@ class SeverityScorer:
         self.exclamation_run = int(sev.emotion["exclamation_run"])
         self.threat = float(sev.escalation["threat"])
         self.safety = float(sev.escalation["safety"])
+        self.targets = [
+            (name, float(t["points"]), _alternation(tuple(t["words"]))) for name, t in sev.escalation["targets"].items()
+        ]
         self.brackets = [(float(a), float(p)) for a, p in sev.money["brackets"]]
         self.repeat_markers = tuple(sev.volume["repeat_markers"])
         self.per_repeat = float(sev.volume["per_repeat"])
@@ -162,6 +166,7 @@ class SeverityScorer:
             markers=tuple(intensity_markers(text, self.marker_words, self.exclamation_run)),
             amount=find_amount(text),
             repeats=count_repeats(text, self.repeat_markers),
+            targets=tuple(name for name, _, pattern in self.targets if pattern.search(text)),
         )
 
     def factors(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> dict[str, float]:
@@ -184,7 +189,7 @@ class SeverityScorer:
         raw = (
             ("content", category_pts + self.urgency_points.get(inputs.urgency, 0.0) if inputs.urgency else category_pts),
             ("emotion", self.negative * inputs.negative_probability + self.per_marker * len(sig.markers)),
-            ("escalation", self.threat * inputs.threat + self.safety * inputs.safety),
+            ("escalation", self._threat_points(inputs.threat, sig.targets) + self.safety * inputs.safety),
             ("money", money_pts),
             ("volume", self.per_repeat * repeats + self.per_cluster_member * max(0, inputs.cluster_size - 1)),
             ("source", self.tiers.get((inputs.customer_tier or "").strip().lower(), 0.0)
@@ -193,6 +198,11 @@ class SeverityScorer:
         )
         caps = self.caps
         return {name: round(max(0.0, min(caps[name], value)), 1) for name, value in raw}
+
+    def _threat_points(self, threat: bool, targets: Sequence[str]) -> float:
+        if not threat:
+            return 0.0
+        return max([self.threat] + [points for name, points, _ in self.targets if name in targets])
 
     def __call__(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> Severity:
         factors = self.factors(inputs, signals, with_timeliness=with_timeliness)
