@@ -45,27 +45,57 @@ def score(
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Output format: csv, tsv, xlsx, jsonl, parquet."),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write rows that could not be scored (with line numbers) here."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Column with the complaint id."),
     received_col: Optional[str] = typer.Option(None, "--received-col", help="Column with the received time."),
     tier_col: Optional[str] = typer.Option(None, "--tier-col", help="Column with the customer tier."),
     channel_col: Optional[str] = typer.Option(None, "--channel-col", help="Column with the channel."),
-    customer_col: Optional[str] = typer.Option(None, "--customer-col", help="Column with the customer id."),
+    customer_col: Optional[str] = typer.Option(None, "--customer-col", help="Column with the customer id (repeat contacts)."),
+    repeat_col: Optional[str] = typer.Option(None, "--repeat-col", help="Column with a count of earlier contacts."),
+    chunksize: int = typer.Option(10000, "--chunksize", help="Rows read and scored at a time (memory stays bounded)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes scoring chunks (same output as 1)."),
+    engine: str = typer.Option("local", "--engine", help="local, or dask (a Dask cluster; see --scheduler)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: start a local cluster)."),
+    no_clusters: bool = typer.Option(False, "--no-clusters", help="Do not look for same-issue clusters across the file."),
+    now: Optional[str] = typer.Option(None, "--now", help="Check SLA deadlines against this time (ISO 8601; default: now)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     no_bom: bool = typer.Option(False, "--no-bom", help="Write CSV without the BOM Excel needs to read Chinese."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
 ) -> None:
     """Score every row of a backlog file; nothing is dropped."""
-    from .batch.score import score_file
-
     _quiet_jieba()
-    meta = {k: v for k, v in (("received_at", received_col), ("customer_tier", tier_col), ("channel", channel_col), ("customer_id", customer_col)) if v}
+    meta = {k: v for k, v in (("id", id_col), ("received_at", received_col), ("customer_tier", tier_col), ("channel", channel_col),
+                              ("customer_id", customer_col), ("repeat_contacts", repeat_col)) if v}
+    bar = None
     try:
         pipe = _load(model, config)
-        summary = score_file(
-            pipe, input, output, text_col=text_col, metadata_cols=meta, encoding=encoding, sheet=sheet,
-            output_format=fmt, errors_path=errors, force=force, bom=not no_bom,
-        )
+        if engine == "dask":
+            from .batch.dask_engine import score_file_dask
+
+            summary = score_file_dask(pipe, input, output, text_col=text_col, metadata_cols=meta, encoding=encoding,
+                                      output_format=fmt, errors_path=errors, force=force, bom=not no_bom,
+                                      scheduler=scheduler, now=now, chunksize=chunksize)
+        elif engine == "local":
+            from .batch.score import score_file
+
+            if not quiet and sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bar = tqdm(unit=" rows", desc="scoring", file=sys.stderr, smoothing=0.1)
+            summary = score_file(
+                pipe, input, output, text_col=text_col, metadata_cols=meta, encoding=encoding, sheet=sheet,
+                output_format=fmt, errors_path=errors, force=force, resume=resume, bom=not no_bom,
+                chunksize=chunksize, jobs=jobs, clusters=not no_clusters, now=now, progress=bar.update if bar else None,
+            )
+        else:
+            _fail(f"--engine must be 'local' or 'dask', got {engine!r}.")
     except (TriageError, FileExistsError) as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; finished chunks are kept: run the same command with --resume to continue.", code=130)
+    finally:
+        if bar is not None:
+            bar.close()
     if not quiet:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), err=True)
 

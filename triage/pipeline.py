@@ -204,6 +204,11 @@ class TriagePipeline:
         if buffer:
             yield from self.score_many(buffer, batch_size=batch_size, **kwargs)
 
+    def __reduce__(self):
+        # The configuration is read-only (mapping proxies); it travels as plain data and is
+        # validated again on arrival (a worker process or a Dask worker).
+        return (_restore_pipeline, (self.model, self.manifest, self.config.to_dict()))
+
     def normalize(self, text: str) -> str:
         """The text as the classifiers see it: normalized, traditional -> simplified, PII masked."""
         return self._prepare(text).text
@@ -449,6 +454,10 @@ class TriagePipeline:
         late = dataclasses.replace(inputs, hours_past_respond=first.hours_past_respond, hours_past_resolve=first.hours_past_resolve)
         final = scorer(late, signals)
         return final, deadlines(received, final.level, cfg, now=now), signals, repeats
+
+
+def _restore_pipeline(model: TriageModel, manifest: Mapping[str, Any], config: Mapping[str, Any]) -> "TriagePipeline":
+    return TriagePipeline(model, manifest, load_config(config))
 
 
 def _as_count(value: Any, name: str) -> int:

@@ -1,37 +1,44 @@
-"""Reading exported backlogs and writing scored ones.
+"""Reading exported backlogs in chunks, and writing scored ones.
 
 Reads CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030 detected, or an explicit encoding), Excel
-``.xlsx``, JSON Lines and Parquet; writes the same set. Malformed CSV lines are collected with
-their line numbers instead of being dropped silently. Text cells written to CSV or Excel are
-neutralised against formula injection.
+``.xlsx``, JSON Lines and Parquet, as a stream of :class:`Chunk` objects of at most ``chunksize``
+rows, so memory stays bounded whatever the file size. Nothing is dropped silently:
+
+- a CSV line with the wrong number of fields, or a broken quote, is reported with its line
+  number (lines swallowed by a quote that never closes are parsed again one by one);
+- bytes that do not decode are kept as escapes and the row is marked ``undecodable``;
+- a JSON Lines line that is not a JSON object is reported with its line number.
+
+Text cells written to CSV or Excel are neutralised against formula injection (a leading ``'``).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..errors import InputFileError
-from ..results import TriageResult
 
 TEXT_COLUMN_CANDIDATES = ("投诉内容", "内容", "问题描述", "描述", "投诉描述", "诉求内容", "text", "complaint", "content", "review")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+csv.field_size_limit(64 * 1024 * 1024)
 
 
 @dataclass
-class Table:
-    """A read backlog: the rows as a DataFrame plus what could not be read."""
+class Chunk:
+    """Rows of a backlog read together: the frame (every column as read), the input line
+    number of each row, and the lines that could not be read as rows."""
 
-    frame: Any  # pandas.DataFrame, every column as read
-    encoding: str | None = None
-    bad_lines: list[dict[str, Any]] = field(default_factory=list)  # {"line": n, "fields": [...], "error": ...}
+    frame: Any  # pandas.DataFrame
+    lines: list[int]
+    bad_lines: list[dict[str, Any]] = field(default_factory=list)  # {"line", "error", "raw"}
+    undecodable: list[bool] | None = None  # per row: a cell held bytes that did not decode
 
 
 def format_of(path: str | Path, explicit: str | None = None) -> str:
@@ -49,21 +56,15 @@ def format_of(path: str | Path, explicit: str | None = None) -> str:
 
 
 def detect_encoding(raw: bytes) -> str:
-    """utf-8-sig, utf-8 or gb18030 (a superset of GBK), checked by decoding the whole sample."""
+    """utf-8-sig, utf-8 or gb18030 (a superset of GBK), checked by decoding a sample."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
-    try:
-        raw.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # A sample may end mid-character: accept if only the last few bytes fail.
-        if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-    try:
-        raw.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError:
-        pass
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(raw, final=False)
+            return encoding
+        except UnicodeDecodeError:
+            continue
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
@@ -72,71 +73,203 @@ def detect_encoding(raw: bytes) -> str:
     return best.encoding
 
 
-def read_table(path: str | Path, *, fmt: str | None = None, encoding: str | None = None, sheet: str | None = None) -> Table:
-    """Read a whole backlog file; every value is kept as read (strings for CSV)."""
+def _check_encoding(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputFileError(f"Unknown encoding {encoding!r}. Use e.g. utf-8, utf-8-sig, gb18030 or gbk.") from None
+
+
+def _has_escape(value: Any) -> bool:
+    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+class _LineTap:
+    """Feeds lines to csv.reader and remembers the raw lines of the current record."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self.taken: list[str] = []
+        self.line_no = 0
+
+    def __iter__(self) -> "_LineTap":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.line_no += 1
+        self.taken.append(line)
+        return line
+
+    def take(self) -> list[str]:
+        taken, self.taken = self.taken, []
+        return taken
+
+
+def _looks_broken(raw: list[str], n_fields: int, n_header: int, sep: str) -> bool:
+    """Whether a record read over several lines is a quote that never closed, rather than a
+    legitimate multi-line cell: wrong field count, an odd number of quotes (it ran to the end of
+    the file), or continuation lines that are complete rows by themselves."""
+    if n_fields != n_header or "".join(raw).count('"') % 2 == 1:
+        return True
+    rest = [line for line in raw[1:] if line.strip()]
+    if not rest or n_header < 2:
+        return False
+    try:
+        return all(len(next(csv.reader([line], delimiter=sep))) == n_header for line in rest)
+    except (csv.Error, StopIteration):
+        return False
+
+
+def _iter_delimited(path: Path, sep: str, encoding: str | None, chunksize: int) -> Iterator[Chunk]:
     import pandas as pd
 
+    with path.open("rb") as fh:
+        sample = fh.read(1 << 20)
+    enc = _check_encoding(encoding) if encoding else detect_encoding(sample)
+    with path.open("r", encoding=enc, errors="surrogateescape", newline="") as fh:
+        tap = _LineTap(iter(fh))
+        reader = csv.reader(tap, delimiter=sep)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InputFileError(f"{path} is empty: it has no header line.") from None
+        tap.take()
+        if len(set(header)) != len(header):
+            raise InputFileError(f"{path}: the header has repeated column names: {header}. Rename them and try again.")
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        bad: list[dict[str, Any]] = []
+
+        def emit() -> Chunk:
+            # Undecodable bytes were kept as escapes: flag the row, show them as U+FFFD.
+            flags = [any(_has_escape(v) for v in row) for row in rows]
+            clean = [[clean_for_output(v) for v in row] if flag else row for row, flag in zip(rows, flags)]
+            frame = pd.DataFrame(clean, columns=header, dtype=object)
+            for b in bad:
+                b["raw"] = clean_for_output(b["raw"])
+            return Chunk(frame, list(lines), list(bad), flags)
+
+        def add(fields: list[str], line: int, raw: str) -> None:
+            if not fields or fields == [""]:
+                return
+            if len(fields) != len(header):
+                bad.append({"line": line, "error": f"{len(fields)} fields, the header has {len(header)}", "raw": raw})
+                return
+            rows.append(fields)
+            lines.append(line)
+
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a NUL byte
+                raw = tap.take()
+                bad.append({"line": tap.line_no - len(raw) + 1, "error": f"unreadable CSV: {exc}", "raw": "".join(raw)[:1000]})
+                continue
+            raw = tap.take()
+            first = tap.line_no - len(raw) + 1
+            if len(raw) > 1 and _looks_broken(raw, len(fields), len(header), sep):
+                # A quote that never closed swallowed the following lines: report the first,
+                # read the others again one by one so that no row is merged or lost.
+                bad.append({"line": first, "error": "broken quotes (the field's quote never closes)", "raw": raw[0][:1000]})
+                for offset, line_text in enumerate(raw[1:], 1):
+                    try:
+                        again = next(csv.reader([line_text], delimiter=sep))
+                    except (csv.Error, StopIteration):
+                        again = []
+                    add(again, first + offset, line_text)
+            else:
+                add(fields, first, "".join(raw))
+            if len(rows) >= chunksize:
+                yield emit()
+                rows, lines, bad = [], [], []
+        if rows or bad:
+            yield emit()
+
+
+def _iter_jsonl(path: Path, encoding: str | None, chunksize: int) -> Iterator[Chunk]:
+    import pandas as pd
+
+    rows, lines, bad = [], [], []
+    with path.open(encoding=encoding or "utf-8", errors="surrogateescape") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+                if not isinstance(value, dict):
+                    raise ValueError("not a JSON object")
+                rows.append(value)
+                lines.append(n)
+            except ValueError as exc:
+                bad.append({"line": n, "error": f"not a JSON object ({exc})", "raw": line.rstrip("\n")[:1000]})
+            if len(rows) >= chunksize:
+                yield Chunk(pd.DataFrame(rows), lines, bad)
+                rows, lines, bad = [], [], []
+    if rows or bad:
+        yield Chunk(pd.DataFrame(rows), lines, bad)
+
+
+def _iter_xlsx(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
+    import openpyxl
+    import pandas as pd
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is not None and sheet not in wb.sheetnames:
+            raise InputFileError(f"{path} has no sheet {sheet!r}. Sheets: {', '.join(wb.sheetnames)}.")
+        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+        rows_iter = ws.iter_rows(values_only=True)
+        try:
+            header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(next(rows_iter))]
+        except StopIteration:
+            raise InputFileError(f"The sheet {ws.title!r} of {path} is empty.") from None
+        rows, lines = [], []
+        for n, values in enumerate(rows_iter, 2):
+            if values is None or all(v is None for v in values):
+                continue
+            values = list(values)[: len(header)] + [None] * (len(header) - len(values))
+            rows.append(values)
+            lines.append(n)
+            if len(rows) >= chunksize:
+                yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+                rows, lines = [], []
+        if rows:
+            yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+    finally:
+        wb.close()
+
+
+def _iter_parquet(path: Path, chunksize: int) -> Iterator[Chunk]:
+    import pyarrow.parquet as pq
+
+    start = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
+        frame = batch.to_pandas()
+        yield Chunk(frame, list(range(start, start + len(frame))))
+        start += len(frame)
+
+
+def iter_chunks(
+    path: str | Path, *, fmt: str | None = None, encoding: str | None = None, sheet: str | None = None, chunksize: int = 10000
+) -> Iterator[Chunk]:
+    """The rows of a backlog file, ``chunksize`` at a time. Line numbers are 1-based input
+    lines (CSV, JSON Lines), spreadsheet rows (Excel, header = 1) or row positions (Parquet)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"Input file {str(path)!r} does not exist.")
     fmt = format_of(path, fmt)
+    if chunksize < 1:
+        raise InputFileError(f"--chunksize must be at least 1, got {chunksize}.")
     if fmt in ("csv", "tsv"):
-        raw = path.read_bytes()
-        enc = encoding or detect_encoding(raw[: 1 << 20])
-        try:
-            text = raw.decode(enc)
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise InputFileError(
-                f"{path}: line {line} cannot be decoded as {enc} ({exc.reason}). Pass the right --encoding "
-                "(gb18030 for GBK exports, utf-8 otherwise)."
-            ) from None
-        return _read_delimited(text, "\t" if fmt == "tsv" else ",", enc)
-    if fmt == "xlsx":
-        frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl")
-        return Table(frame)
+        return _iter_delimited(path, "\t" if fmt == "tsv" else ",", encoding, chunksize)
     if fmt == "jsonl":
-        rows, bad = [], []
-        with path.open(encoding=encoding or "utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                    if not isinstance(value, dict):
-                        raise ValueError("not a JSON object")
-                    rows.append(value)
-                except ValueError as exc:
-                    bad.append({"line": n, "fields": [line.rstrip("\n")], "error": f"not a JSON object: {exc}"})
-        return Table(pd.DataFrame(rows), encoding or "utf-8", bad)
-    return Table(pd.read_parquet(path))
-
-
-def _read_delimited(text: str, sep: str, encoding: str) -> Table:
-    import pandas as pd
-
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputFileError("The file is empty: it has no header line.") from None
-    header = [h.strip() for h in header]
-    rows, lines, bad = [], [], []
-    try:
-        for fields in reader:
-            line = reader.line_num
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != len(header):
-                bad.append({"line": line, "fields": fields, "error": f"{len(fields)} fields, the header has {len(header)}"})
-                continue
-            rows.append(fields)
-            lines.append(line)
-    except csv.Error as exc:
-        bad.append({"line": reader.line_num, "fields": [], "error": f"broken CSV quoting: {exc}"})
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    frame.attrs["line_numbers"] = lines
-    return Table(frame, encoding, bad)
+        return _iter_jsonl(path, encoding, chunksize)
+    if fmt == "xlsx":
+        return _iter_xlsx(path, sheet, chunksize)
+    return _iter_parquet(path, chunksize)
 
 
 def detect_text_column(columns: Sequence[str], explicit: str | None = None) -> str:
@@ -150,9 +283,7 @@ def detect_text_column(columns: Sequence[str], explicit: str | None = None) -> s
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise InputFileError(
-            f"Cannot find the complaint text column. Available columns: {', '.join(cols)}. Pass --text-col NAME."
-        )
+        raise InputFileError(f"Cannot find the complaint text column. Available columns: {', '.join(cols)}. Pass --text-col NAME.")
     raise InputFileError(f"Several columns could hold the complaint text ({', '.join(matches)}). Pass --text-col NAME.")
 
 
@@ -163,65 +294,104 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
-def results_to_columns(results: Sequence[TriageResult], labels: Sequence[str]) -> dict[str, list[Any]]:
-    """The ``triage_*`` columns for a list of results."""
-    cols: dict[str, list[Any]] = {name: [] for name in (
-        "triage_status", "triage_categories", "triage_primary_category",
-        *[f"triage_p_{label}" for label in labels],
-        "triage_sentiment", "triage_sentiment_score", "triage_urgency", "triage_threat", "triage_safety",
-        "triage_severity", "triage_severity_level", "triage_department", "triage_co_departments",
-        "triage_informed", "triage_sla_respond_hours", "triage_sla_resolve_hours", "triage_respond_by",
-        "triage_resolve_by", "triage_overdue", "triage_review_tier", "triage_reasons", "triage_model_version",
-    )}
-    for r in results:
-        cols["triage_status"].append(r.status)
-        cols["triage_categories"].append("|".join(r.categories))
-        cols["triage_primary_category"].append(r.primary_category)
-        for label in labels:
-            cols[f"triage_p_{label}"].append(r.category_scores.get(label))
-        cols["triage_sentiment"].append(r.sentiment.label)
-        cols["triage_sentiment_score"].append(r.sentiment.score)
-        cols["triage_urgency"].append(r.urgency.level)
-        cols["triage_threat"].append(r.flags.threat)
-        cols["triage_safety"].append(r.flags.safety)
-        cols["triage_severity"].append(r.severity.score)
-        cols["triage_severity_level"].append(r.severity.level)
-        cols["triage_department"].append(r.routing.department)
-        cols["triage_co_departments"].append("|".join(r.routing.co_departments))
-        cols["triage_informed"].append("|".join(r.routing.informed))
-        cols["triage_sla_respond_hours"].append(r.routing.sla_respond_hours)
-        cols["triage_sla_resolve_hours"].append(r.routing.sla_resolve_hours)
-        cols["triage_respond_by"].append(r.routing.respond_by)
-        cols["triage_resolve_by"].append(r.routing.resolve_by)
-        cols["triage_overdue"].append(r.flags.overdue)
-        cols["triage_review_tier"].append(r.routing.review_tier)
-        cols["triage_reasons"].append(" | ".join(r.reasons))
-        cols["triage_model_version"].append(r.model_version)
-    return cols
+def clean_for_output(value: Any) -> Any:
+    """Undecodable bytes kept as escapes become U+FFFD, so every output format can hold them."""
+    if isinstance(value, str) and _has_escape(value):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
-def write_table(frame: Any, path: str | Path, *, fmt: str | None = None, bom: bool = True) -> None:
-    """Write atomically: to a temporary file beside ``path``, then rename."""
-    path = Path(path)
-    fmt = format_of(path, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        if fmt in ("csv", "tsv", "xlsx"):
-            safe = frame.copy()
-            for col in safe.columns:
-                if safe[col].dtype == object:
-                    safe[col] = safe[col].map(neutralise_formula)
-            if fmt == "xlsx":
-                safe.to_excel(tmp, index=False, engine="openpyxl")
-            else:
-                safe.to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",", encoding="utf-8-sig" if bom else "utf-8")
-        elif fmt == "jsonl":
-            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+_NUMERIC_TRIAGE = ("triage_p_", "triage_sentiment_score", "triage_severity", "triage_sla_", "triage_cluster", "triage_repeat_contacts")
+
+
+def _arrow_table(frame: Any):
+    """An Arrow table whose column types do not depend on the chunk's values (so every chunk of
+    a file has the same schema): text -> string, flags -> bool, scores and counts -> float64."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for col in frame.columns:
+        values = frame[col]
+        name = str(col)
+        if name in ("triage_threat", "triage_safety", "triage_overdue") or pd.api.types.is_bool_dtype(values):
+            arr = pa.array(values.tolist(), type=pa.bool_())
+        elif (name.startswith(_NUMERIC_TRIAGE) and name != "triage_severity_level" and name != "triage_severity_factors") or (
+            pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        ):
+            arr = pa.array(pd.to_numeric(values, errors="coerce").astype(np.float64), type=pa.float64())
         else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            arr = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values.tolist()], type=pa.string())
+        arrays.append(arr)
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+class TableWriter:
+    """Append chunks to one output file of any supported format (CSV/TSV, JSON Lines, Parquet,
+    Excel), in a temporary location; :meth:`close` finishes the file."""
+
+    def __init__(self, path: Path, fmt: str, *, bom: bool = True, neutralise: bool = True):
+        self.path = Path(path)
+        self.fmt = fmt
+        self.bom = bom
+        self.neutralise = neutralise and fmt in ("csv", "tsv", "xlsx")
+        self._fh: Any = None
+        self._parquet: Any = None
+        self._book: Any = None
+        self._sheet: Any = None
+        self._columns: list[str] | None = None
+
+    def write(self, frame: Any) -> None:
+        import pandas as pd
+
+        frame = frame.copy()
+        for col in frame.columns:
+            if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+                frame[col] = frame[col].astype(object)
+                frame[col] = frame[col].map(clean_for_output)
+                if self.neutralise:
+                    frame[col] = frame[col].map(neutralise_formula)
+        if self._columns is None:
+            self._columns = [str(c) for c in frame.columns]
+        if self.fmt in ("csv", "tsv"):
+            if self._fh is None:
+                self._fh = self.path.open("w", encoding="utf-8-sig" if self.bom else "utf-8", newline="")
+                frame.to_csv(self._fh, index=False, sep="\t" if self.fmt == "tsv" else ",")
+            else:
+                frame.to_csv(self._fh, index=False, header=False, sep="\t" if self.fmt == "tsv" else ",")
+        elif self.fmt == "jsonl":
+            if self._fh is None:
+                self._fh = self.path.open("w", encoding="utf-8")
+            if len(frame):
+                text = frame.to_json(orient="records", lines=True, force_ascii=False)
+                self._fh.write(text if text.endswith("\n") else text + "\n")
+        elif self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = _arrow_table(frame)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self.path, self._schema)
+            self._parquet.write_table(table.cast(self._schema))
+        else:  # xlsx
+            if self._book is None:
+                import openpyxl
+
+                self._book = openpyxl.Workbook(write_only=True)
+                self._sheet = self._book.create_sheet("triage")
+                self._sheet.append(self._columns)
+            for row in frame.itertuples(index=False, name=None):
+                self._sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._book is not None:
+            self._book.save(self.path)
+        if self._fh is None and self._parquet is None and self._book is None:
+            self.path.touch()

@@ -1,18 +1,36 @@
-"""Scoring a backlog file: every input row comes out, scored or marked with why it was not."""
+"""Scoring a backlog file: every input row comes out, scored or marked with why it was not.
+
+The file is read in chunks; each scored chunk is kept as a part file in a work directory beside
+the output (``.<output name>.triage-work``); when every chunk is done the parts are assembled
+into the output (written to a temporary name, then renamed: no half-written output). An
+interrupted run can continue with ``resume=True`` from its last finished chunk and produces the
+same output as an uninterrupted one. ``jobs=N`` scores chunks in N worker processes (the
+pipeline is sent to each worker once); the output is identical to ``jobs=1``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
+import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..errors import InputFileError
 from ..pipeline import TriagePipeline
-from .io import detect_text_column, read_table, results_to_columns, write_table
+from ..results import TriageResult
+from .io import Chunk, TableWriter, detect_text_column, format_of, iter_chunks
 
 METADATA_OPTIONS = ("id", "received_at", "customer_id", "customer_tier", "channel", "repeat_contacts")
+STATUS_UNDECODABLE = "undecodable"
+STATUS_MALFORMED = "malformed_line"
+WORK_VERSION = 1
 
 
 @dataclass
@@ -23,6 +41,7 @@ class BatchSummary:
     by_category: Counter = field(default_factory=Counter)
     by_level: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    resumed_chunks: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -37,7 +56,160 @@ class BatchSummary:
             "by_severity_level": dict(self.by_level),
             "seconds": round(self.seconds, 2),
             "rows_per_second": round(self.rows_per_second, 1),
+            "resumed_chunks": self.resumed_chunks,
         }
+
+
+def result_columns(results: Sequence[TriageResult], labels: Sequence[str]) -> dict[str, list[Any]]:
+    """The ``triage_*`` columns for a list of results."""
+    names = (
+        "triage_status", "triage_categories", "triage_primary_category", *[f"triage_p_{label}" for label in labels],
+        "triage_sentiment", "triage_sentiment_score", "triage_urgency", "triage_threat", "triage_safety",
+        "triage_severity", "triage_severity_level", "triage_severity_factors", "triage_department",
+        "triage_co_departments", "triage_informed", "triage_sla_respond_hours", "triage_sla_resolve_hours",
+        "triage_respond_by", "triage_resolve_by", "triage_overdue", "triage_review_tier", "triage_difficult_customer",
+        "triage_advice", "triage_reasons", "triage_model_version",
+    )
+    cols: dict[str, list[Any]] = {name: [] for name in names}
+    for r in results:
+        cols["triage_status"].append(r.status)
+        cols["triage_categories"].append("|".join(r.categories))
+        cols["triage_primary_category"].append(r.primary_category)
+        for label in labels:
+            cols[f"triage_p_{label}"].append(r.category_scores.get(label))
+        cols["triage_sentiment"].append(r.sentiment.label)
+        cols["triage_sentiment_score"].append(r.sentiment.score)
+        cols["triage_urgency"].append(r.urgency.level)
+        cols["triage_threat"].append(r.flags.threat)
+        cols["triage_safety"].append(r.flags.safety)
+        cols["triage_severity"].append(r.severity.score)
+        cols["triage_severity_level"].append(r.severity.level)
+        cols["triage_severity_factors"].append(json.dumps(dict(r.severity.factors)))
+        cols["triage_department"].append(r.routing.department)
+        cols["triage_co_departments"].append("|".join(r.routing.co_departments))
+        cols["triage_informed"].append("|".join(r.routing.informed))
+        cols["triage_sla_respond_hours"].append(r.routing.sla_respond_hours)
+        cols["triage_sla_resolve_hours"].append(r.routing.sla_resolve_hours)
+        cols["triage_respond_by"].append(r.routing.respond_by)
+        cols["triage_resolve_by"].append(r.routing.resolve_by)
+        cols["triage_overdue"].append(r.flags.overdue)
+        cols["triage_review_tier"].append(r.routing.review_tier)
+        cols["triage_difficult_customer"].append("|".join(r.flags.difficult_customer))
+        cols["triage_advice"].append(" | ".join(r.routing.advice))
+        cols["triage_reasons"].append(" | ".join(r.reasons))
+        cols["triage_model_version"].append(r.model_version)
+    return cols
+
+
+# ---------------------------------------------------------------------------------- scoring
+@dataclass(frozen=True)
+class _Plan:
+    """What a chunk needs to be scored (picklable, sent to workers with each chunk)."""
+
+    text_col: str
+    metadata_cols: tuple[tuple[str, str], ...]
+    now: str | None
+
+
+def score_chunk(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> Any:
+    """The chunk's frame with the ``triage_*`` columns added (same rows, same order)."""
+    import pandas as pd
+    from datetime import datetime
+
+    frame = chunk.frame.reset_index(drop=True)
+    keys = [k for k, _ in plan.metadata_cols if k != "id"]
+    cols = [c for k, c in plan.metadata_cols if k != "id"]
+    metas = [dict(zip(keys, values)) for values in frame[cols].itertuples(index=False, name=None)] if cols else [{} for _ in range(len(frame))]
+    extra: dict[str, list[Any]] = {}
+    if volume:
+        for key in ("cluster_size", "repeat_contacts"):
+            if key in volume:
+                for meta, value in zip(metas, volume[key]):
+                    given = meta.get(key)
+                    try:
+                        given = int(float(given)) if given not in (None, "") and given == given else 0
+                    except (TypeError, ValueError):
+                        given = 0
+                    meta[key] = max(given, int(value))
+        extra = {f"triage_{k}": list(v) for k, v in volume.items() if k in ("cluster", "cluster_size", "repeat_contacts")}
+    texts = [None if (isinstance(v, float) and v != v) else v for v in frame[plan.text_col].tolist()]
+    now = datetime.fromisoformat(plan.now) if plan.now else None
+    results = pipeline.score_many(texts, metadata=metas, on_error="mark", now=now)
+    cols_out = result_columns(results, pipeline.model.labels["categories"])
+    if chunk.undecodable:
+        for i, bad in enumerate(chunk.undecodable):
+            if bad:
+                cols_out["triage_status"][i] = STATUS_UNDECODABLE
+                cols_out["triage_review_tier"][i] = "review"
+    return pd.concat([frame, pd.DataFrame({**cols_out, **extra})], axis=1)
+
+
+_WORKER_PIPELINE: TriagePipeline | None = None
+
+
+def _init_worker(pipeline_bytes: bytes) -> None:
+    global _WORKER_PIPELINE
+    _WORKER_PIPELINE = pickle.loads(pipeline_bytes)
+    _WORKER_PIPELINE.model.segmenter.warm_up()
+
+
+def _score_in_worker(args: tuple[Chunk, _Plan, Mapping[str, Sequence[Any]] | None]) -> Any:
+    chunk, plan, volume = args
+    assert _WORKER_PIPELINE is not None
+    return score_chunk(_WORKER_PIPELINE, chunk, plan, volume)
+
+
+# --------------------------------------------------------------------------------- volume
+def compute_volume(
+    pipeline: TriagePipeline, chunks: Iterator[Chunk], plan: _Plan, *, clusters: bool, window: int = 100_000
+) -> dict[str, list[Any]]:
+    """Cluster ids/sizes and repeat contacts for every row of the file (a first pass).
+
+    Clusters are found within windows of ``window`` rows, which bounds memory on very large
+    files (same-issue complaints far apart in a huge file are not grouped).
+    """
+    from ..volume import cluster_sizes, find_clusters, repeat_contacts
+
+    meta = dict(plan.metadata_cols)
+    texts: list[Any] = []
+    customers: list[Any] = []
+    received: list[Any] = []
+    out: dict[str, list[Any]] = {"cluster": [], "cluster_size": []} if clusters else {}
+    words = pipeline.model.features.words
+
+    def flush() -> None:
+        if not clusters or not texts:
+            return
+        normalized = [pipeline.normalize(t) if isinstance(t, str) else None for t in texts]
+        ids = find_clusters(normalized, pipeline.model.segmenter, is_common=lambda w: words.document_frequency(w) >= 0.0003)
+        offset = len(out["cluster"])
+        members = cluster_sizes(ids)
+        sizes = cluster_sizes(ids, customers[offset:] if "customer_id" in meta else None)
+        out["cluster"].extend(offset + i if n > 1 else None for i, n in zip(ids, members))
+        out["cluster_size"].extend(sizes)
+        texts.clear()
+
+    for chunk in chunks:
+        frame = chunk.frame
+        texts.extend(frame[plan.text_col].tolist())
+        if "customer_id" in meta:
+            customers.extend(frame[meta["customer_id"]].tolist())
+            received.extend(frame[meta["received_at"]].tolist() if "received_at" in meta else [None] * len(frame))
+        if len(texts) >= window:
+            flush()
+    flush()
+    if "customer_id" in meta:
+        out["repeat_contacts"] = repeat_contacts(customers, received if "received_at" in meta else None)
+    return out
+
+
+# ------------------------------------------------------------------------------ the file job
+def _input_fingerprint(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        digest.update(fh.read(1 << 20))
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime": st.st_mtime, "head_sha256": digest.hexdigest()}
 
 
 def score_file(
@@ -53,93 +225,179 @@ def score_file(
     output_format: str | None = None,
     errors_path: str | Path | None = None,
     force: bool = False,
+    resume: bool = False,
     bom: bool = True,
-    progress: Callable[[int], None] | None = None,
-    batch_size: int = 1000,
+    chunksize: int = 10_000,
+    jobs: int = 1,
     clusters: bool = True,
+    now: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    stop_after_chunks: int | None = None,
 ) -> BatchSummary:
     """Score every row of ``input_path`` and write it, with ``triage_*`` columns, to ``output_path``.
 
     Rows that cannot be scored keep their place with a ``triage_status`` saying why; they, and
     malformed lines of a CSV, are also written to ``errors_path`` (CSV) with their line numbers.
-    With ``clusters``, complaints sharing most of their wording are grouped across the file and
-    each one's cluster size feeds severity's volume factor; a customer id column gives repeat
-    contacts (see :mod:`triage.volume`).
+    ``now`` (ISO 8601) fixes the time SLA deadlines are checked against (default: the start of
+    the run, kept across a resume). ``stop_after_chunks`` stops early as an interruption would
+    (for tests).
     """
-    import pandas as pd
-
-    output_path = Path(output_path)
-    if output_path.exists() and not force:
-        raise FileExistsError(f"{str(output_path)!r} already exists. Choose another output or pass --force to overwrite it.")
     start = time.perf_counter()
-    table = read_table(input_path, fmt=input_format, encoding=encoding, sheet=sheet)
-    frame = table.frame
-    col = detect_text_column(list(frame.columns), text_col)
+    input_path, output_path = Path(input_path), Path(output_path)
+    in_fmt = format_of(input_path, input_format)
+    out_fmt = format_of(output_path, output_format)
+    if jobs < 1:
+        raise InputFileError(f"--jobs must be at least 1, got {jobs}.")
+    work = output_path.parent / f".{output_path.name}.triage-work"
+    if output_path.exists() and not (force or resume):
+        raise FileExistsError(f"{str(output_path)!r} already exists. Choose another output or pass --force to overwrite it.")
+    if resume and not (work / "state.json").is_file():
+        raise InputFileError(
+            f"There is no interrupted run to resume for {str(output_path)!r} (no {work.name}/state.json). "
+            "Run again without --resume."
+        )
+
+    def chunks() -> Iterator[Chunk]:
+        return iter_chunks(input_path, fmt=in_fmt, encoding=encoding, sheet=sheet, chunksize=chunksize)
+
+    first = next(chunks(), None)
+    columns = list(first.frame.columns) if first is not None else []
+    col = detect_text_column(columns, text_col)
     metadata_cols = dict(metadata_cols or {})
     for key, name in metadata_cols.items():
         if key not in METADATA_OPTIONS:
             raise InputFileError(f"Unknown metadata field {key!r}; allowed: {', '.join(METADATA_OPTIONS)}.")
-        if name not in frame.columns:
-            raise InputFileError(f"There is no column {name!r} for {key}. Available columns: {', '.join(map(str, frame.columns))}.")
-    meta_frame = frame[[v for k, v in metadata_cols.items() if k != "id"]]
-    metas = [
-        dict(zip([k for k in metadata_cols if k != "id"], values)) for values in meta_frame.itertuples(index=False, name=None)
-    ]
-    texts = [None if (isinstance(v, float) and v != v) else v for v in frame[col].tolist()]
-    volume_cols = _volume(pipeline, texts, frame, metadata_cols, metas, clusters)
-    results = []
-    for s in range(0, len(texts), batch_size):
-        chunk = pipeline.score_many(texts[s : s + batch_size], metadata=metas[s : s + batch_size], on_error="mark")
-        results.extend(chunk)
-        if progress:
-            progress(len(chunk))
-    labels = list(pipeline.model.labels["categories"])
-    out = pd.concat([frame.reset_index(drop=True), pd.DataFrame({**results_to_columns(results, labels), **volume_cols})], axis=1)
-    write_table(out, output_path, fmt=output_format, bom=bom)
+        if name not in columns:
+            raise InputFileError(f"There is no column {name!r} for {key}. Available columns: {', '.join(map(str, columns))}.")
+    from datetime import datetime, timezone
 
-    summary = BatchSummary(rows=len(results), bad_lines=len(table.bad_lines))
-    line_numbers = frame.attrs.get("line_numbers") or [i + 2 for i in range(len(frame))]
-    failed = []
-    for i, r in enumerate(results):
-        summary.by_status[r.status] += 1
-        summary.by_level[r.severity.level] += 1
-        for c in r.categories:
-            summary.by_category[c] += 1
-        if not r.scored:
-            failed.append({"line": line_numbers[i], "status": r.status, "text": texts[i]})
-    for bad in table.bad_lines:
-        failed.append({"line": bad["line"], "status": "malformed_line", "text": bad["error"] + ": " + "|".join(bad["fields"])[:500]})
-    if errors_path is not None and failed:
-        write_table(pd.DataFrame(sorted(failed, key=lambda f: f["line"])), errors_path, fmt="csv", bom=bom)
+    state = {
+        "version": WORK_VERSION,
+        "input": _input_fingerprint(input_path),
+        "options": {"text_col": col, "metadata_cols": metadata_cols, "encoding": encoding, "sheet": sheet,
+                    "input_format": in_fmt, "chunksize": chunksize, "clusters": clusters,
+                    "model_version": pipeline.model_version},
+        "now": now or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if resume:
+        saved = json.loads((work / "state.json").read_text(encoding="utf-8"))
+        if {k: saved.get(k) for k in ("version", "input", "options")} != {k: state[k] for k in ("version", "input", "options")}:
+            raise InputFileError(
+                "The input file or the options differ from the interrupted run, so it cannot be resumed. "
+                "Run again without --resume (add --force to replace the output)."
+            )
+        state["now"] = saved["now"]
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        (work / "state.json").write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")
+    plan = _Plan(col, tuple(metadata_cols.items()), state["now"])
+
+    # First pass: batch-wide volume signals (kept in the work directory for a resume).
+    volume_file = work / "volume.pickle"
+    needs_volume = clusters or "customer_id" in metadata_cols
+    if needs_volume and volume_file.is_file():
+        volume = pickle.loads(volume_file.read_bytes())
+    elif needs_volume:
+        volume = compute_volume(pipeline, chunks(), plan, clusters=clusters)
+        _atomic_bytes(volume_file, pickle.dumps(volume))
+    else:
+        volume = {}
+
+    summary = BatchSummary()
+
+    def tasks() -> Iterator[tuple[int, Chunk, dict | None]]:
+        offset = 0
+        started = 0
+        for index, chunk in enumerate(chunks()):
+            n = len(chunk.frame)
+            vol = {k: v[offset : offset + n] for k, v in volume.items()} if volume else None
+            offset += n
+            if (work / f"part-{index:06d}.pickle").is_file():
+                summary.resumed_chunks += 1
+                if progress:
+                    progress(n)
+                continue
+            if stop_after_chunks is not None and started >= stop_after_chunks:
+                raise KeyboardInterrupt(f"stopped after {started} new chunks (stop_after_chunks)")
+            started += 1
+            yield index, chunk, vol
+
+    _run(pipeline, tasks(), plan, work, jobs, progress)
+
+    # Assemble the output and the errors file, atomically.
+    tmp_out = output_path.parent / f".{output_path.name}.part"
+    writer = TableWriter(tmp_out, out_fmt, bom=bom)
+    failed: list[dict[str, Any]] = []
+    for part in sorted(work.glob("part-*.pickle")):
+        frame, lines, bad = pickle.loads(part.read_bytes())
+        writer.write(frame)
+        summary.rows += len(frame)
+        summary.bad_lines += len(bad)
+        for status in frame["triage_status"]:
+            summary.by_status[status] += 1
+        for level in frame["triage_severity_level"]:
+            summary.by_level[level] += 1
+        for cats in frame["triage_categories"]:
+            for c in filter(None, str(cats).split("|")):
+                summary.by_category[c] += 1
+        scored = {"ok", "truncated", "no_chinese_text"}
+        for line, status, text in zip(lines, frame["triage_status"], frame[col]):
+            if status not in scored:
+                failed.append({"line": line, "status": status, "text": text})
+        failed.extend({"line": b["line"], "status": STATUS_MALFORMED, "text": f"{b['error']}: {b['raw']}"} for b in bad)
+    writer.close()
+    if errors_path is not None:
+        import pandas as pd
+
+        err_frame = pd.DataFrame(sorted(failed, key=lambda f: f["line"]), columns=["line", "status", "text"])
+        tmp_err = Path(errors_path).parent / f".{Path(errors_path).name}.part"
+        err_writer = TableWriter(tmp_err, format_of(errors_path), bom=bom)
+        err_writer.write(err_frame)
+        err_writer.close()
+        os.replace(tmp_err, errors_path)
+    os.replace(tmp_out, output_path)
+    shutil.rmtree(work, ignore_errors=True)
+    summary.by_status[STATUS_MALFORMED] += summary.bad_lines if summary.bad_lines else 0
+    if not summary.by_status[STATUS_MALFORMED]:
+        del summary.by_status[STATUS_MALFORMED]
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _volume(pipeline: TriagePipeline, texts: list, frame, metadata_cols: Mapping[str, str], metas: list[dict], clusters: bool) -> dict[str, list]:
-    """Cluster sizes and repeat contacts across the whole batch, added to each row's metadata."""
-    from ..volume import cluster_sizes, find_clusters, repeat_contacts
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
-    cols: dict[str, list] = {}
-    if clusters:
-        normalized = [pipeline.normalize(t) if isinstance(t, str) else None for t in texts]
-        words = pipeline.model.features.words
-        ids = find_clusters(normalized, pipeline.model.segmenter, is_common=lambda w: words.document_frequency(w) >= 0.0003)
-        customers = frame[metadata_cols["customer_id"]].tolist() if "customer_id" in metadata_cols else None
-        sizes = cluster_sizes(ids, customers)
-        for meta, size in zip(metas, sizes):
-            meta["cluster_size"] = size
-        members = cluster_sizes(ids)
-        cols["triage_cluster"] = [i if n > 1 else None for i, n in zip(ids, members)]
-        cols["triage_cluster_size"] = sizes
-    if "customer_id" in metadata_cols:
-        received = frame[metadata_cols["received_at"]].tolist() if "received_at" in metadata_cols else None
-        repeats = repeat_contacts(frame[metadata_cols["customer_id"]].tolist(), received)
-        for meta, n in zip(metas, repeats):
-            given = meta.get("repeat_contacts")
-            try:
-                given = int(given) if given is not None and given == given and given != "" else 0
-            except (TypeError, ValueError):
-                given = 0
-            meta["repeat_contacts"] = max(given, n)
-        cols["triage_repeat_contacts"] = [m["repeat_contacts"] for m in metas]
-    return cols
+
+def _save_part(work: Path, index: int, frame: Any, chunk: Chunk) -> None:
+    _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps((frame, chunk.lines, chunk.bad_lines), protocol=5))
+
+
+def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None]], plan: _Plan, work: Path, jobs: int,
+         progress: Callable[[int], None] | None) -> None:
+    """Score the chunks, each saved as a part as soon as it is done (in input order)."""
+    if jobs == 1:
+        for index, chunk, vol in tasks:
+            _save_part(work, index, score_chunk(pipeline, chunk, plan, vol), chunk)
+            if progress:
+                progress(len(chunk.frame))
+        return
+    payload = pickle.dumps(pipeline)
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(payload,)) as pool:
+        pending: list[tuple[int, Chunk, Any]] = []
+        for index, chunk, vol in tasks:
+            pending.append((index, chunk, pool.submit(_score_in_worker, (chunk, plan, vol))))
+            if len(pending) >= 2 * jobs:  # bounded memory: at most 2 chunks per worker in flight
+                index0, chunk0, fut = pending.pop(0)
+                _save_part(work, index0, fut.result(), chunk0)
+                if progress:
+                    progress(len(chunk0.frame))
+        for index0, chunk0, fut in pending:
+            _save_part(work, index0, fut.result(), chunk0)
+            if progress:
+                progress(len(chunk0.frame))
+
+
+__all__ = ["BatchSummary", "score_file", "score_chunk", "result_columns", "compute_volume"]

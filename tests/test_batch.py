@@ -1,0 +1,158 @@
+"""Batch scoring of real-looking exports: encodings, Excel, broken lines, resume, jobs, Dask."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.conftest import DATA
+from triage.batch.io import detect_encoding, iter_chunks
+from triage.batch.score import score_file
+from triage.errors import InputFileError
+
+NOW = "2026-11-22T09:00:00+08:00"
+META = {"received_at": "受理时间", "customer_tier": "客户等级", "channel": "渠道", "customer_id": "客户ID"}
+
+
+def _read(path):
+    if str(path).endswith(".csv"):
+        return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    if str(path).endswith(".xlsx"):
+        return pd.read_excel(path, dtype=str).fillna("")
+    if str(path).endswith(".parquet"):
+        return pd.read_parquet(path).astype(str)
+    return pd.read_json(path, lines=True, dtype=False).astype(str)
+
+
+@pytest.fixture(scope="module")
+def backlog(tmp_path_factory):
+    """The example backlog as a GB18030/GBK CSV without BOM and with a Chinese header."""
+    rows = [json.loads(l) for l in (DATA / "examples" / "backlog_source.jsonl").read_text(encoding="utf-8").splitlines()]
+    path = tmp_path_factory.mktemp("in") / "export.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="gb18030")
+    return path
+
+
+def test_gbk_export_is_detected_and_every_row_kept(pipe, backlog, tmp_path):
+    assert not backlog.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert detect_encoding(backlog.read_bytes()[:4096]) == "gb18030"
+    out, errors = tmp_path / "scored.csv", tmp_path / "errors.csv"
+    summary = score_file(pipe, backlog, out, metadata_cols=META, errors_path=errors, now=NOW, chunksize=37)
+    src = pd.read_csv(backlog, encoding="gb18030", dtype=str, keep_default_na=False)
+    got = _read(out)
+    assert summary.rows == len(src) == len(got) == 120
+    assert list(got.columns[: len(src.columns)]) == list(src.columns)
+    assert got["工单号"].tolist() == src["工单号"].tolist()
+    assert all(c.startswith("triage_") for c in got.columns[len(src.columns):])
+    assert set(got["triage_status"]) <= {"ok", "empty_text", "no_chinese_text"}
+    err = _read(errors)
+    assert sorted(err["status"]) == ["empty_text", "empty_text"]
+    # the same-issue cluster planted in the example backlog (a face cream batch) is found
+    assert int(got["triage_cluster_size"].astype(int).max()) >= 5
+    assert (got.loc[got["投诉内容"].str.startswith("'="), "投诉内容"]).size == 1  # formula neutralised
+
+
+def test_excel_in_and_out(pipe, backlog, tmp_path):
+    src = pd.read_csv(backlog, encoding="gb18030", dtype=str, keep_default_na=False)
+    xlsx = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(xlsx) as w:
+        pd.DataFrame({"说明": ["ignore"]}).to_excel(w, sheet_name="说明", index=False)
+        src.head(25).to_excel(w, sheet_name="投诉", index=False)
+    with pytest.raises(InputFileError, match="Sheets: 说明, 投诉"):
+        score_file(pipe, xlsx, tmp_path / "x.csv", sheet="nope")
+    out = tmp_path / "scored.xlsx"
+    score_file(pipe, xlsx, out, sheet="投诉", now=NOW)
+    got = _read(out)
+    assert got["工单号"].tolist() == src["工单号"].head(25).tolist()
+    assert (got["triage_status"] == "ok").sum() >= 23
+
+
+def test_broken_lines_and_empty_texts_are_reported_never_lost(pipe, tmp_path):
+    src = tmp_path / "broken.csv"
+    src.write_bytes(
+        "id,投诉内容\n"
+        "1,快递丢了没人管\n"
+        "2,太贵了,多出来的字段\n"
+        '3,"引号没有闭合，客服不理人\n'
+        "4,买到假货\n"
+        "5,\n"
+        "6,手机屏幕坏了\n".encode("utf-8")
+        + "7,".encode() + b"\xff\xfe bad bytes \xe5\x81\x87\xe8\xb4\xa7\n"
+    )
+    out, errors = tmp_path / "o.jsonl", tmp_path / "e.csv"
+    summary = score_file(pipe, src, out, errors_path=errors, encoding="utf-8")
+    rows = _read(out)
+    assert rows["id"].tolist() == ["1", "4", "5", "6", "7"]
+    assert rows.set_index("id").loc["5", "triage_status"] == "empty_text"
+    assert rows.set_index("id").loc["7", "triage_status"] == "undecodable"
+    err = _read(errors).sort_values("line")
+    assert err["line"].astype(int).tolist() == [3, 4, 6, 8]
+    assert err["status"].tolist() == ["malformed_line", "malformed_line", "empty_text", "undecodable"]
+    assert summary.bad_lines == 2
+
+
+def test_resume_gives_the_same_output_as_an_uninterrupted_run(pipe, backlog, tmp_path):
+    full = tmp_path / "full.csv"
+    score_file(pipe, backlog, full, metadata_cols=META, now=NOW, chunksize=25)
+    part = tmp_path / "resumed.csv"
+    with pytest.raises(KeyboardInterrupt):
+        score_file(pipe, backlog, part, metadata_cols=META, now=NOW, chunksize=25, stop_after_chunks=2)
+    assert not part.exists()  # no half-written output
+    with pytest.raises(FileExistsError):
+        score_file(pipe, backlog, full, metadata_cols=META, now=NOW)
+    summary = score_file(pipe, backlog, part, metadata_cols=META, now=NOW, chunksize=25, resume=True)
+    assert summary.resumed_chunks == 2
+    assert part.read_bytes() == full.read_bytes()
+    with pytest.raises(InputFileError, match="no interrupted run"):
+        score_file(pipe, backlog, tmp_path / "other.csv", resume=True)
+
+
+def test_resume_refuses_changed_options(pipe, backlog, tmp_path):
+    out = tmp_path / "o.csv"
+    with pytest.raises(KeyboardInterrupt):
+        score_file(pipe, backlog, out, now=NOW, chunksize=25, stop_after_chunks=1)
+    with pytest.raises(InputFileError, match="differ from the interrupted run"):
+        score_file(pipe, backlog, out, now=NOW, chunksize=50, resume=True)
+
+
+@pytest.mark.slow
+def test_jobs_2_equals_jobs_1(pipe, backlog, tmp_path):
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    score_file(pipe, backlog, one, metadata_cols=META, now=NOW, chunksize=20, jobs=1)
+    score_file(pipe, backlog, two, metadata_cols=META, now=NOW, chunksize=20, jobs=2)
+    pd.testing.assert_frame_equal(pd.read_parquet(one), pd.read_parquet(two))
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local(pipe, backlog, tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    from triage.batch.dask_engine import score_file_dask
+
+    utf8 = tmp_path / "export_utf8.csv"
+    pd.read_csv(backlog, encoding="gb18030", dtype=str, keep_default_na=False).to_csv(utf8, index=False)
+    local = tmp_path / "local.csv"
+    meta = {"received_at": "受理时间", "customer_tier": "客户等级", "channel": "渠道"}
+    score_file(pipe, utf8, local, metadata_cols=meta, now=NOW, clusters=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+        out = tmp_path / "dask.csv"
+        summary = score_file_dask(pipe, utf8, out, metadata_cols=meta, now=NOW, scheduler=client, clusters=False, blocksize="8KB")
+        parts = tmp_path / "dask_parts"
+        score_file_dask(pipe, utf8, parts, metadata_cols=meta, now=NOW, scheduler=client, clusters=False, blocksize="8KB")
+    assert summary.rows == 120
+    a, b = _read(local), _read(out)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(pd.read_parquet(parts)) == 120
+
+
+def test_chunks_are_bounded(backlog):
+    sizes = [len(c.frame) for c in iter_chunks(backlog, chunksize=50)]
+    assert sizes == [50, 50, 20]
+
+
+def test_unknown_encoding_and_missing_column(pipe, backlog, tmp_path):
+    with pytest.raises(InputFileError, match="Unknown encoding 'latin-9x'"):
+        score_file(pipe, backlog, tmp_path / "o.csv", encoding="latin-9x")
+    with pytest.raises(InputFileError, match="There is no column '受理日期'"):
+        score_file(pipe, backlog, tmp_path / "o.csv", metadata_cols={"received_at": "受理日期"})
