@@ -16,6 +16,7 @@ independent of its neighbours, which keeps ``score_many`` equal to ``score`` one
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Callable, Sequence
 
@@ -37,10 +38,11 @@ def find_clusters(
     tokenize: Callable[[str], list[str]],
     *,
     threshold: float = 0.5,
-    num_perm: int = 128,
+    num_perm: int = 64,
     min_shingles: int = 6,
     is_common: Callable[[str], bool] | None = None,
     shared_terms: int = 2,
+    max_terms: int = 8,
 ) -> list[int]:
     """Cluster id of every text (texts alone in their cluster keep their own index as id).
 
@@ -53,13 +55,11 @@ def find_clusters(
       batch numbers and places are such terms, so the same incident retold in different words is
       grouped.
     Clusters are the connected components. Texts with fewer than ``min_shingles`` shingles are
-    only grouped through issue terms.
+    only grouped through issue terms; of a text's issue terms the ``max_terms`` rarest count.
+    Exact duplicates are grouped before hashing, and memory stays linear in the batch size.
     """
-    from datasketch import MinHash, MinHashLSH  # imported here: it is slow to import
+    from datasketch import LeanMinHash, MinHash, MinHashLSH  # imported here: it is slow to import
 
-    words = [tokenize(t) if isinstance(t, str) else [] for t in texts]
-    shingles = [_shingles(t, w) if isinstance(t, str) else set() for t, w in zip(texts, words)]
-    usable = [i for i, s in enumerate(shingles) if len(s) >= min_shingles]
     parent = list(range(len(texts)))
 
     def root(i: int) -> int:
@@ -71,37 +71,58 @@ def find_clusters(
     def join(i: int, j: int) -> None:
         parent[root(i)] = root(j)
 
-    if usable:
-        hashes = dict(zip(usable, MinHash.bulk([[g.encode("utf-8") for g in shingles[i]] for i in usable], num_perm=num_perm, seed=1)))
+    # Shingles are hashed in small batches and dropped: only the MinHash signatures and each
+    # text's candidate issue terms are kept (memory linear in the batch, about 1 KB a text).
+    terms: list[set[str]] = []
+    signatures: dict[int, Any] = {}
+    first_of: dict[str, int] = {}
+    for start in range(0, len(texts), 2000):
+        batch = range(start, min(start + 2000, len(texts)))
+        pending = []
+        for i in batch:
+            text = texts[i]
+            words = tokenize(text) if isinstance(text, str) else []
+            terms.append({w for w in words if len(w) >= 2 and _NON_WORD.sub("", w) == w})
+            if not isinstance(text, str):
+                continue
+            if text in first_of:  # exact duplicates (after normalization) need no hashing
+                join(i, first_of[text])
+                continue
+            first_of[text] = i
+            sh = _shingles(text, words)
+            if len(sh) >= min_shingles:
+                pending.append((i, [g.encode("utf-8") for g in sh]))
+        if pending:
+            for (i, _), m in zip(pending, MinHash.bulk([b for _, b in pending], num_perm=num_perm, seed=1)):
+                signatures[i] = LeanMinHash(m)
+    del first_of
+
+    if signatures:
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        for i in usable:
-            m = hashes[i]
+        for i, m in signatures.items():
             for j in lsh.query(m):
-                if m.jaccard(hashes[j]) >= threshold:
+                if root(j) != root(i) and m.jaccard(signatures[j]) >= threshold:
                     join(i, j)
             lsh.insert(i, m)
+        del lsh, signatures
 
-    # Issue terms: recurring in this batch, uncommon in complaints in general.
-    terms = [{w for w in ws if len(w) >= 2 and _NON_WORD.sub("", w) == w} for ws in words]
+    # Issue terms: recurring in this batch, uncommon in complaints in general. Two texts that
+    # share a *pair* of issue terms are joined; pairs are keyed, so the work is linear in the
+    # number of texts (no text-by-text pair counting).
     df: dict[str, int] = {}
     for ts in terms:
         for w in ts:
             df[w] = df.get(w, 0) + 1
     cap = max(20, int(0.02 * len(texts)))
     issue = {w for w, n in df.items() if 2 <= n <= cap and not (is_common and is_common(w))}
-    postings: dict[str, list[int]] = {}
+    owner: dict[tuple[str, ...], int] = {}
     for i, ts in enumerate(terms):
-        for w in ts & issue:
-            postings.setdefault(w, []).append(i)
-    shared: dict[tuple[int, int], int] = {}
-    for docs in postings.values():
-        for a in range(len(docs)):
-            for b in range(a + 1, len(docs)):
-                key = (docs[a], docs[b])
-                shared[key] = shared.get(key, 0) + 1
-    for (i, j), n in shared.items():
-        if n >= shared_terms:
-            join(i, j)
+        mine = sorted(ts & issue, key=lambda w: (df[w], w))[:max_terms]
+        for key in itertools.combinations(mine, shared_terms):
+            if key in owner:
+                join(i, owner[key])
+            else:
+                owner[key] = i
     return [root(i) for i in range(len(texts))]
 
 

@@ -45,6 +45,16 @@ def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters
     return score_chunk(pipeline, Chunk(frame, list(range(len(frame)))), plan, volume or None)
 
 
+def _write_part(frame: Any, path: str, text_col: str) -> Any:
+    """Write one scored partition as Parquet (on the worker); return the columns the summary needs."""
+    import pyarrow.parquet as pq
+
+    from .io import _arrow_table
+
+    pq.write_table(_arrow_table(frame), path)
+    return frame[["triage_status", "triage_severity_level", "triage_categories", text_col]]
+
+
 def score_file_dask(
     pipeline: TriagePipeline,
     input_path: str | Path,
@@ -61,7 +71,7 @@ def score_file_dask(
     now: str | None = None,
     chunksize: int = 10_000,
     clusters: bool = True,
-    blocksize: str = "16MB",
+    blocksize: str | int | None = None,
 ) -> BatchSummary:
     """Score ``input_path`` on Dask; ``scheduler`` is an address, a ``Client``, or None for a
     local cluster of two worker processes."""
@@ -77,6 +87,8 @@ def score_file_dask(
     partitioned = output_path.suffix == ""
     if output_path.exists() and not force:
         raise FileExistsError(f"{str(output_path)!r} already exists. Choose another output or pass --force to overwrite it.")
+    if blocksize is None:  # enough partitions to keep every worker busy, at most 16 MB each
+        blocksize = int(max(256 * 1024, min(16 * 1024 * 1024, input_path.stat().st_size // 16)))
     if in_fmt in ("csv", "tsv"):
         with input_path.open("rb") as fh:
             enc = encoding or detect_encoding(fh.read(1 << 20))
@@ -112,12 +124,16 @@ def score_file_dask(
         scored = ddf.map_partitions(_score_partition, shipped, plan, clusters, meta=meta)
         summary = BatchSummary()
         if partitioned:
-            if output_path.exists():
-                import shutil
+            import shutil
 
+            import dask
+
+            if output_path.exists():
                 shutil.rmtree(output_path)
-            scored.to_parquet(output_path, write_index=False)
-            frames = [dd.read_parquet(output_path, columns=["triage_status", "triage_severity_level", "triage_categories"]).compute()]
+            output_path.mkdir(parents=True)
+            parts = scored.to_delayed()
+            writes = [dask.delayed(_write_part)(part, str(output_path / f"part-{i:05d}.parquet"), col) for i, part in enumerate(parts)]
+            frames = dask.compute(*writes)
         else:
             fmt = format_of(output_path, output_format)
             tmp = output_path.parent / f".{output_path.name}.part"

@@ -332,7 +332,11 @@ class TableWriter:
     """Append chunks to one output file of any supported format (CSV/TSV, JSON Lines, Parquet,
     Excel), in a temporary location; :meth:`close` finishes the file."""
 
-    def __init__(self, path: Path, fmt: str, *, bom: bool = True, neutralise: bool = True):
+    def __init__(self, path: Path, fmt: str, *, bom: bool = True, neutralise: bool = True, append: bool = False):
+        """``append``: continue a CSV/TSV/JSON Lines file whose header (and BOM) is already written."""
+        if append and fmt not in ("csv", "tsv", "jsonl"):
+            raise ValueError(f"Only CSV, TSV and JSON Lines files can be appended to, not {fmt}.")
+        self.append = append
         self.path = Path(path)
         self.fmt = fmt
         self.bom = bom
@@ -356,14 +360,17 @@ class TableWriter:
         if self._columns is None:
             self._columns = [str(c) for c in frame.columns]
         if self.fmt in ("csv", "tsv"):
-            if self._fh is None:
+            if self._fh is None and self.append:
+                self._fh = self.path.open("a", encoding="utf-8", newline="")
+                frame.to_csv(self._fh, index=False, header=False, sep="\t" if self.fmt == "tsv" else ",")
+            elif self._fh is None:
                 self._fh = self.path.open("w", encoding="utf-8-sig" if self.bom else "utf-8", newline="")
                 frame.to_csv(self._fh, index=False, sep="\t" if self.fmt == "tsv" else ",")
             else:
                 frame.to_csv(self._fh, index=False, header=False, sep="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "jsonl":
             if self._fh is None:
-                self._fh = self.path.open("w", encoding="utf-8")
+                self._fh = self.path.open("a" if self.append else "w", encoding="utf-8")
             if len(frame):
                 text = frame.to_json(orient="records", lines=True, force_ascii=False)
                 self._fh.write(text if text.endswith("\n") else text + "\n")
@@ -385,6 +392,10 @@ class TableWriter:
                 self._sheet.append(self._columns)
             for row in frame.itertuples(index=False, name=None):
                 self._sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
 
     def close(self) -> None:
         if self._fh is not None:

@@ -161,7 +161,7 @@ def _score_in_worker(args: tuple[Chunk, _Plan, Mapping[str, Sequence[Any]] | Non
 
 # --------------------------------------------------------------------------------- volume
 def compute_volume(
-    pipeline: TriagePipeline, chunks: Iterator[Chunk], plan: _Plan, *, clusters: bool, window: int = 100_000
+    pipeline: TriagePipeline, chunks: Iterator[Chunk], plan: _Plan, *, clusters: bool, window: int = 50_000
 ) -> dict[str, list[Any]]:
     """Cluster ids/sizes and repeat contacts for every row of the file (a first pass).
 
@@ -251,7 +251,7 @@ def score_file(
     work = output_path.parent / f".{output_path.name}.triage-work"
     if output_path.exists() and not (force or resume):
         raise FileExistsError(f"{str(output_path)!r} already exists. Choose another output or pass --force to overwrite it.")
-    if resume and not (work / "state.json").is_file():
+    if resume and not (work / "state.json").is_file():  # noqa: SIM102
         raise InputFileError(
             f"There is no interrupted run to resume for {str(output_path)!r} (no {work.name}/state.json). "
             "Run again without --resume."
@@ -304,7 +304,52 @@ def score_file(
     else:
         volume = {}
 
+    # Main pass. CSV, TSV and JSON Lines outputs grow chunk by chunk in the work directory (a
+    # resume truncates them to the last finished chunk); Parquet and Excel keep one part per
+    # chunk and are assembled at the end. Rows that were not scored go to errors.jsonl.
+    append = out_fmt in ("csv", "tsv", "jsonl")
+    partial = work / f"output.{out_fmt}"
+    failed_log = work / "errors.jsonl"
+    progress_file = work / "progress.json"
     summary = BatchSummary()
+    done = -1
+    if resume and progress_file.is_file():
+        saved = json.loads(progress_file.read_text(encoding="utf-8"))
+        done = saved["done"]
+        summary = _summary_from(saved["summary"])
+        for path, size in ((partial, saved["out_bytes"]), (failed_log, saved["err_bytes"])):
+            if path.exists():
+                with path.open("r+b") as fh:
+                    fh.truncate(size)
+    else:
+        for path in (partial, failed_log):
+            path.unlink(missing_ok=True)
+        for part in work.glob("part-*.pickle"):
+            part.unlink()
+    writer = TableWriter(partial, out_fmt, bom=bom, append=partial.exists() and partial.stat().st_size > 0) if append else None
+
+    def handle(index: int, chunk: Chunk, frame: Any) -> None:
+        if writer is not None:
+            writer.write(frame)
+            writer.flush()
+        else:
+            _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps(frame, protocol=5))
+        with failed_log.open("a", encoding="utf-8") as fh:
+            for line, status, text in zip(chunk.lines, frame["triage_status"], frame[col]):
+                if status not in _SCORED:
+                    fh.write(json.dumps({"line": line, "status": status, "text": _text_or_none(text)}, ensure_ascii=False) + "\n")
+            for b in chunk.bad_lines:
+                fh.write(json.dumps({"line": b["line"], "status": STATUS_MALFORMED, "text": f"{b['error']}: {b['raw']}"}, ensure_ascii=False) + "\n")
+        _count(summary, frame, len(chunk.bad_lines))
+        state_now = {
+            "done": index,
+            "out_bytes": partial.stat().st_size if partial.exists() else 0,
+            "err_bytes": failed_log.stat().st_size,
+            "summary": _summary_to(summary),
+        }
+        _atomic_bytes(progress_file, json.dumps(state_now).encode("utf-8"))
+        if progress:
+            progress(len(chunk.frame))
 
     def tasks() -> Iterator[tuple[int, Chunk, dict | None]]:
         offset = 0
@@ -313,7 +358,7 @@ def score_file(
             n = len(chunk.frame)
             vol = {k: v[offset : offset + n] for k, v in volume.items()} if volume else None
             offset += n
-            if (work / f"part-{index:06d}.pickle").is_file():
+            if index <= done:
                 summary.resumed_chunks += 1
                 if progress:
                     progress(n)
@@ -323,46 +368,67 @@ def score_file(
             started += 1
             yield index, chunk, vol
 
-    _run(pipeline, tasks(), plan, work, jobs, progress)
+    try:
+        _run(pipeline, tasks(), plan, jobs, handle)
+    finally:
+        if writer is not None:
+            writer.close()
 
-    # Assemble the output and the errors file, atomically.
-    tmp_out = output_path.parent / f".{output_path.name}.part"
-    writer = TableWriter(tmp_out, out_fmt, bom=bom)
-    failed: list[dict[str, Any]] = []
-    for part in sorted(work.glob("part-*.pickle")):
-        frame, lines, bad = pickle.loads(part.read_bytes())
-        writer.write(frame)
-        summary.rows += len(frame)
-        summary.bad_lines += len(bad)
-        for status in frame["triage_status"]:
-            summary.by_status[status] += 1
-        for level in frame["triage_severity_level"]:
-            summary.by_level[level] += 1
-        for cats in frame["triage_categories"]:
-            for c in filter(None, str(cats).split("|")):
-                summary.by_category[c] += 1
-        scored = {"ok", "truncated", "no_chinese_text"}
-        for line, status, text in zip(lines, frame["triage_status"], frame[col]):
-            if status not in scored:
-                failed.append({"line": line, "status": status, "text": text})
-        failed.extend({"line": b["line"], "status": STATUS_MALFORMED, "text": f"{b['error']}: {b['raw']}"} for b in bad)
-    writer.close()
+    # Finish: the output and the errors file appear at once (rename), the work directory goes.
+    if writer is None:
+        tmp_out = work / f"assembled.{out_fmt}"
+        assembled = TableWriter(tmp_out, out_fmt, bom=bom)
+        for part in sorted(work.glob("part-*.pickle")):
+            assembled.write(pickle.loads(part.read_bytes()))
+        assembled.close()
+        partial = tmp_out
+    elif not partial.exists():
+        partial.touch()
     if errors_path is not None:
         import pandas as pd
 
-        err_frame = pd.DataFrame(sorted(failed, key=lambda f: f["line"]), columns=["line", "status", "text"])
-        tmp_err = Path(errors_path).parent / f".{Path(errors_path).name}.part"
+        rows = [json.loads(line) for line in failed_log.read_text(encoding="utf-8").splitlines() if line.strip()] if failed_log.exists() else []
+        err_frame = pd.DataFrame(sorted(rows, key=lambda f: f["line"]), columns=["line", "status", "text"])
+        tmp_err = work / f"errors.{format_of(errors_path)}"
         err_writer = TableWriter(tmp_err, format_of(errors_path), bom=bom)
         err_writer.write(err_frame)
         err_writer.close()
         os.replace(tmp_err, errors_path)
-    os.replace(tmp_out, output_path)
+    os.replace(partial, output_path)
     shutil.rmtree(work, ignore_errors=True)
-    summary.by_status[STATUS_MALFORMED] += summary.bad_lines if summary.bad_lines else 0
-    if not summary.by_status[STATUS_MALFORMED]:
-        del summary.by_status[STATUS_MALFORMED]
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+_SCORED = {"ok", "truncated", "no_chinese_text"}
+
+
+def _text_or_none(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _count(summary: BatchSummary, frame: Any, bad_lines: int) -> None:
+    summary.rows += len(frame)
+    summary.bad_lines += bad_lines
+    if bad_lines:
+        summary.by_status[STATUS_MALFORMED] += bad_lines
+    for status in frame["triage_status"]:
+        summary.by_status[status] += 1
+    for level in frame["triage_severity_level"]:
+        summary.by_level[level] += 1
+    for cats in frame["triage_categories"]:
+        for c in filter(None, str(cats).split("|")):
+            summary.by_category[c] += 1
+
+
+def _summary_to(summary: BatchSummary) -> dict[str, Any]:
+    return {"rows": summary.rows, "bad_lines": summary.bad_lines, "by_status": dict(summary.by_status),
+            "by_category": dict(summary.by_category), "by_level": dict(summary.by_level)}
+
+
+def _summary_from(data: Mapping[str, Any]) -> BatchSummary:
+    return BatchSummary(rows=data["rows"], bad_lines=data["bad_lines"], by_status=Counter(data["by_status"]),
+                        by_category=Counter(data["by_category"]), by_level=Counter(data["by_level"]))
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
@@ -371,18 +437,12 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _save_part(work: Path, index: int, frame: Any, chunk: Chunk) -> None:
-    _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps((frame, chunk.lines, chunk.bad_lines), protocol=5))
-
-
-def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None]], plan: _Plan, work: Path, jobs: int,
-         progress: Callable[[int], None] | None) -> None:
-    """Score the chunks, each saved as a part as soon as it is done (in input order)."""
+def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None]], plan: _Plan, jobs: int,
+         handle: Callable[[int, Chunk, Any], None]) -> None:
+    """Score the chunks and hand each scored frame to ``handle`` in input order."""
     if jobs == 1:
         for index, chunk, vol in tasks:
-            _save_part(work, index, score_chunk(pipeline, chunk, plan, vol), chunk)
-            if progress:
-                progress(len(chunk.frame))
+            handle(index, chunk, score_chunk(pipeline, chunk, plan, vol))
         return
     payload = pickle.dumps(pipeline)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(payload,)) as pool:
@@ -391,13 +451,9 @@ def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None
             pending.append((index, chunk, pool.submit(_score_in_worker, (chunk, plan, vol))))
             if len(pending) >= 2 * jobs:  # bounded memory: at most 2 chunks per worker in flight
                 index0, chunk0, fut = pending.pop(0)
-                _save_part(work, index0, fut.result(), chunk0)
-                if progress:
-                    progress(len(chunk0.frame))
+                handle(index0, chunk0, fut.result())
         for index0, chunk0, fut in pending:
-            _save_part(work, index0, fut.result(), chunk0)
-            if progress:
-                progress(len(chunk0.frame))
+            handle(index0, chunk0, fut.result())
 
 
 __all__ = ["BatchSummary", "score_file", "score_chunk", "result_columns", "compute_volume"]
