@@ -1,7 +1,6 @@
 import json
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from triage.cli import app

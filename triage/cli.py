@@ -92,7 +92,7 @@ def score(
     except (TriageError, FileExistsError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        _fail(f"interrupted; finished chunks are kept: run the same command with --resume to continue.", code=130)
+        _fail("interrupted; finished chunks are kept: run the same command with --resume to continue.", code=130)
     finally:
         if bar is not None:
             bar.close()

@@ -39,9 +39,7 @@ from .results import (
     STATUS_OK,
     STATUS_TRUNCATED,
     Flags,
-    Routing,
     Sentiment,
-    Severity,
     TriageResult,
     Urgency,
 )

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from .config import Config
 from .errors import InputTypeError
 from .results import Routing
@@ -125,10 +127,9 @@ def review_tier(
     return "suggest", f"category probability {p_primary:.2f} is below the auto level"
 
 
-def closeness(P: "np.ndarray", thresholds: "np.ndarray", flags: "np.ndarray", margin: float) -> tuple["np.ndarray", "np.ndarray"]:
+def closeness(P: np.ndarray, thresholds: np.ndarray, flags: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """For a chunk: which labels are within ``margin`` log-odds of their threshold, and which rows
     have a flag probability within ``margin`` log-odds of 0.5 (vectorized :func:`review_tier`)."""
-    import numpy as np
 
     def logit(p):
         p = np.clip(p, 1e-6, 1 - 1e-6)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,7 +374,6 @@ class TableWriter:
                 text = frame.to_json(orient="records", lines=True, force_ascii=False)
                 self._fh.write(text if text.endswith("\n") else text + "\n")
         elif self.fmt == "parquet":
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
             table = _arrow_table(frame)
