@@ -46,7 +46,7 @@ def test_gbk_export_is_detected_and_every_row_kept(pipe, backlog, tmp_path):
     assert all(c.startswith("triage_") for c in got.columns[len(src.columns):])
     assert set(got["triage_status"]) <= {"ok", "empty_text", "no_chinese_text"}
     err = _read(errors)
-    assert sorted(err["status"]) == ["empty_text", "empty_text"]
+    assert sorted(err["status"]) == ["empty_text", "empty_text", "no_chinese_text"]
     # the same-issue cluster planted in the example backlog (a face cream batch) is found
     assert int(got["triage_cluster_size"].astype(int).max()) >= 5
     assert (got.loc[got["投诉内容"].str.startswith("'="), "投诉内容"]).size == 1  # formula neutralised

@@ -111,3 +111,24 @@ def test_escalation_target_weighs_more_than_a_bare_threat():
     media = compute_severity(_inputs(text="我要找媒体曝光", threat=True), CFG).factors["escalation"]
     assert media > bare == CFG.severity.escalation["threat"]
     assert compute_severity(_inputs(text="我要找媒体曝光", threat=False), CFG).factors["escalation"] == 0
+
+
+@pytest.mark.parametrize(
+    "past_respond, past_resolve, points",
+    [(None, None, 0), (-1.0, -50.0, 0), (2.0, -20.0, 2), (30.0, 5.0, 5)],
+)
+def test_golden_timeliness(past_respond, past_resolve, points):
+    sev = compute_severity(_inputs(hours_past_respond=past_respond, hours_past_resolve=past_resolve), CFG)
+    assert sev.factors["timeliness"] == points
+
+
+def test_overdue_complaints_rise_in_the_pipeline(pipe):
+    from datetime import datetime, timezone
+
+    text = "冰箱坏了一周还没人上门维修，要求换新"
+    now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    fresh = pipe.score(text, received_at="2026-11-22 19:00", now=now)
+    late = pipe.score(text, received_at="2026-11-01 09:00", now=now)
+    assert late.severity.factors["timeliness"] > fresh.severity.factors["timeliness"] == 0
+    assert late.severity.score > fresh.severity.score and late.flags.overdue and not fresh.flags.overdue
+    assert fresh.routing.respond_by.startswith("2026-11-2")

@@ -164,7 +164,7 @@ def score_file_dask(
             summary.by_level[level] += 1
             for c in filter(None, str(cats).split("|")):
                 summary.by_category[c] += 1
-            if status not in ("ok", "truncated", "no_chinese_text"):
+            if status != "ok":
                 failed.append({"line": position, "status": status, "text": text})
     if errors_path is not None:
         tmp_err = Path(errors_path).parent / f".{Path(errors_path).name}.part"

@@ -236,8 +236,9 @@ def score_file(
 ) -> BatchSummary:
     """Score every row of ``input_path`` and write it, with ``triage_*`` columns, to ``output_path``.
 
-    Rows that cannot be scored keep their place with a ``triage_status`` saying why; they, and
-    malformed lines of a CSV, are also written to ``errors_path`` (CSV) with their line numbers.
+    Rows that cannot be scored normally keep their place with a ``triage_status`` saying why;
+    they (every status but "ok": empty, missing, not a string, undecodable, truncated, no Chinese)
+    and malformed lines of a CSV are also written to ``errors_path`` with their line numbers.
     ``now`` (ISO 8601) fixes the time SLA deadlines are checked against (default: the start of
     the run, kept across a resume). ``stop_after_chunks`` stops early as an interruption would
     (for tests).
@@ -336,7 +337,7 @@ def score_file(
             _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps(frame, protocol=5))
         with failed_log.open("a", encoding="utf-8") as fh:
             for line, status, text in zip(chunk.lines, frame["triage_status"], frame[col]):
-                if status not in _SCORED:
+                if status != "ok":
                     fh.write(json.dumps({"line": line, "status": status, "text": _text_or_none(text)}, ensure_ascii=False) + "\n")
             for b in chunk.bad_lines:
                 fh.write(json.dumps({"line": b["line"], "status": STATUS_MALFORMED, "text": f"{b['error']}: {b['raw']}"}, ensure_ascii=False) + "\n")
@@ -398,9 +399,6 @@ def score_file(
     shutil.rmtree(work, ignore_errors=True)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-_SCORED = {"ok", "truncated", "no_chinese_text"}
 
 
 def _text_or_none(value: Any) -> Any:
