@@ -41,7 +41,7 @@ def small_model_dir(tmp_path_factory, corpus_rows):
     """A small model trained in a few seconds on part of the corpus (pure jieba backend)."""
     from triage.bundle import save_bundle
     from triage.corpus import split
-    from triage.train import TrainSettings, fit_heads
+    from triage.training import TrainSettings, fit_heads
 
     parts = split(corpus_rows)
     settings = TrainSettings(backend="jieba", include_snownlp=False, feature_params={"max_char_features": 5000, "max_word_features": 3000})

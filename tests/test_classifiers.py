@@ -95,7 +95,7 @@ def test_decide_categories_function_matches_head():
 
 def test_compiled_model_equals_the_estimators(small_model_dir, corpus_rows):
     from triage.corpus import split
-    from triage.train import TrainSettings, fit_heads
+    from triage.training import TrainSettings, fit_heads
 
     parts = split(corpus_rows)
     settings = TrainSettings(backend="jieba", include_snownlp=False, feature_params={"max_char_features": 2000, "max_word_features": 1000})

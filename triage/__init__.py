@@ -13,4 +13,12 @@ from .errors import TriageError  # noqa: E402
 from .pipeline import TriagePipeline, load  # noqa: E402
 from .results import TriageResult  # noqa: E402
 
-__all__ = ["load", "TriagePipeline", "TriageResult", "TriageError", "__version__"]
+
+def train(data, **kwargs):
+    """Train a model on labelled complaints (see :func:`triage.training.train`)."""
+    from .training import train as _train
+
+    return _train(data, **kwargs)
+
+
+__all__ = ["load", "train", "TriagePipeline", "TriageResult", "TriageError", "__version__"]

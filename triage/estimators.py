@@ -114,10 +114,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return self.space_.names
 
 
-def _fit_platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _fit_platt(decision: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[float, float]:
     """Platt scaling: p = sigmoid(a * decision + b), fitted on out-of-fold decision values."""
     lr = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    lr.fit(decision.reshape(-1, 1), y)
+    lr.fit(decision.reshape(-1, 1), y, sample_weight=sample_weight)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
@@ -140,8 +140,9 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
             C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=2000, random_state=self.random_state
         )
 
-    def fit(self, X, y) -> "CalibratedLinearClassifier":
+    def fit(self, X, y, sample_weight=None) -> "CalibratedLinearClassifier":
         y = np.asarray(y).astype(int)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         self.classes_ = np.array([0, 1])
         n_pos = int(y.sum())
         if n_pos == 0 or n_pos == len(y):
@@ -151,7 +152,7 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
             self.intercept_ = float(np.log(rate / (1 - rate)))
             self.platt_ = (1.0, 0.0)
             return self
-        model = self._base().fit(X, y)
+        model = self._base().fit(X, y, sample_weight=w)
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         folds = min(self.cv, n_pos, len(y) - n_pos)
@@ -159,9 +160,9 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
             oof = np.empty(len(y))
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
-                fold = self._base().fit(X[train_idx], y[train_idx])
+                fold = self._base().fit(X[train_idx], y[train_idx], sample_weight=None if w is None else w[train_idx])
                 oof[test_idx] = fold.decision_function(X[test_idx])
-            self.platt_ = _fit_platt(oof, y)
+            self.platt_ = _fit_platt(oof, y, w)
         else:
             self.platt_ = (1.0, 0.0)
         return self
@@ -205,7 +206,7 @@ class CategoryHead(_StackedBinaries):
         self.cv = cv
         self.random_state = random_state
 
-    def fit(self, X, Y) -> "CategoryHead":
+    def fit(self, X, Y, sample_weight=None) -> "CategoryHead":
         Y = np.asarray(Y)
         if Y.ndim != 2 or Y.shape[1] != len(self.labels):
             raise DataError(
@@ -214,7 +215,7 @@ class CategoryHead(_StackedBinaries):
             )
         self.classes_ = np.asarray(self.labels, dtype=object)
         models = [
-            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(X, Y[:, j])
+            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(X, Y[:, j], sample_weight)
             for j in range(Y.shape[1])
         ]
         self._stack(models)
@@ -266,7 +267,7 @@ class UrgencyHead(_StackedBinaries):
         self.cv = cv
         self.random_state = random_state
 
-    def fit(self, X, y) -> "UrgencyHead":
+    def fit(self, X, y, sample_weight=None) -> "UrgencyHead":
         index = {level: i for i, level in enumerate(self.levels)}
         unknown = sorted(set(y) - set(index))
         if unknown:
@@ -274,7 +275,9 @@ class UrgencyHead(_StackedBinaries):
         ranks = np.array([index[v] for v in y])
         self.classes_ = np.asarray(self.levels, dtype=object)
         models = [
-            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(X, (ranks > k).astype(int))
+            CalibratedLinearClassifier(C=self.C, cv=self.cv, random_state=self.random_state).fit(
+                X, (ranks > k).astype(int), sample_weight
+            )
             for k in range(len(self.levels) - 1)
         ]
         self._stack(models)
@@ -294,8 +297,8 @@ class FlagHead(CalibratedLinearClassifier):
         super().__init__(C=C, class_weight=class_weight, cv=cv, random_state=random_state)
         self.threshold = threshold
 
-    def fit(self, X, y) -> "FlagHead":
-        super().fit(X, y)
+    def fit(self, X, y, sample_weight=None) -> "FlagHead":
+        super().fit(X, y, sample_weight)
         self.coef_ = self.coef_.astype(np.float32)
         return self
 

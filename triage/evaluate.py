@@ -140,3 +140,38 @@ def evaluate(pipeline, rows: Sequence[Mapping[str, Any]], *, worst: int = 20) ->
     """Score ``rows`` with ``pipeline`` and compare with their labels."""
     results = pipeline.score_many([r["text"] for r in rows], on_error="mark")
     return evaluate_results(rows, results, worst=worst)
+
+
+def compare(pipe_a, pipe_b, rows: Sequence[Mapping[str, Any]], *, max_disagreements: int = 50) -> dict[str, Any]:
+    """Two models on the same labelled rows: both reports, and where their answers differ.
+
+    Disagreements (categories, sentiment, urgency or flags differ) are listed with which model
+    matched the gold labels, the rows where exactly one model is right first.
+    """
+    texts = [r["text"] for r in rows]
+    ra = pipe_a.score_many(texts, on_error="mark")
+    rb = pipe_b.score_many(texts, on_error="mark")
+    report_a, report_b = evaluate_results(rows, ra, worst=0), evaluate_results(rows, rb, worst=0)
+    disagreements = []
+    for row, a, b in zip(rows, ra, rb):
+        fields = []
+        for name, va, vb, gold in (
+            ("categories", sorted(a.categories), sorted(b.categories), sorted(row.get("categories", [])) or None),
+            ("sentiment", a.sentiment.label, b.sentiment.label, row.get("sentiment")),
+            ("urgency", a.urgency.level, b.urgency.level, row.get("urgency")),
+            ("threat", a.flags.threat, b.flags.threat, row.get("threat")),
+            ("safety", a.flags.safety, b.flags.safety, row.get("safety")),
+        ):
+            if va != vb:
+                fields.append({"label": name, "a": va, "b": vb, "gold": gold,
+                               "right": "a" if va == gold else "b" if vb == gold else None})
+        if fields:
+            disagreements.append({"id": row.get("id"), "text": res_text(row), "differences": fields})
+    disagreements.sort(key=lambda d: -sum(f["right"] is not None for f in d["differences"]))
+    return {
+        "rows": len(rows),
+        "a": {"model_version": pipe_a.model_version, **report_a},
+        "b": {"model_version": pipe_b.model_version, **report_b},
+        "disagreement_rate": round(len(disagreements) / len(rows), 4) if rows else 0.0,
+        "disagreements": disagreements[:max_disagreements],
+    }

@@ -43,7 +43,7 @@ from .results import (
     TriageResult,
     Urgency,
 )
-from .routing import closeness, deadlines, difficult_customer, parse_time, review_tier, route
+from .routing import Guidance, closeness, deadlines, parse_time, review_tier, route
 from .severity import SeverityInputs, SeverityScorer
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ class TriagePipeline:
         self._shown = explainable_names(self._names)
         self._shown_mask = self._shown != ""
         self._severity_scorer = SeverityScorer(config)
+        self._guidance = Guidance(config)
         self._tz = config.raw["routing"]["timezone"]
 
     # ------------------------------------------------------------------ public API
@@ -338,8 +339,8 @@ class TriagePipeline:
             + (f"; escalation to {', '.join(signals.targets)}" if threat and signals.targets else "")
             + (f"; {repeats} earlier contacts" if repeats else "")
         )
-        patterns = difficult_customer(prep.text, repeats=repeats, threat=threat, targets=signals.targets,
-                                      markers=signals.markers, config=cfg) if row is not None else []
+        patterns = self._guidance.match(prep.text, repeats=repeats, threat=threat, targets=signals.targets,
+                                        markers=signals.markers) if row is not None else []
         if patterns:
             reasons.append("difficult customer: " + ", ".join(name for _, name, _ in patterns))
         tier, why = review_tier(

@@ -46,3 +46,25 @@ def write_report(report: Mapping[str, Any], output: str | Path) -> tuple[Path, P
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(report_markdown(report), encoding="utf-8")
     return json_path, md_path
+
+
+def compare_markdown(report: Mapping[str, Any]) -> str:
+    a, b = report["a"], report["b"]
+    lines = [f"# Comparison on {report['rows']} labelled complaints", "",
+             f"A = `{a['model_version']}`, B = `{b['model_version']}`; they disagree on {report['disagreement_rate']:.1%} of the complaints.", "",
+             "| metric | A | B |", "|---|---|---|"]
+    for key in a["summary"]:
+        if key != "rows":
+            lines.append(f"| {key} | {a['summary'][key]} | {b['summary'].get(key)} |")
+    if "categories" in a:
+        lines += ["", "| category | F1 A | F1 B | support |", "|---|---|---|---|"]
+        for label, m in a["categories"]["per_label"].items():
+            mb = b["categories"]["per_label"].get(label, {})
+            lines.append(f"| {label} | {m['f1']:.3f} | {mb.get('f1', float('nan')):.3f} | {m['support']} |")
+    if report["disagreements"]:
+        lines += ["", "## Where they disagree", "", "| id | text | label | A | B | gold |", "|---|---|---|---|---|---|"]
+        for d in report["disagreements"]:
+            for f in d["differences"]:
+                text = d["text"].replace("|", "/")
+                lines.append(f"| {d['id']} | {text} | {f['label']} | {f['a']} | {f['b']} | {f['gold']} |")
+    return "\n".join(lines) + "\n"

@@ -140,32 +140,37 @@ def closeness(P: np.ndarray, thresholds: np.ndarray, flags: np.ndarray, margin: 
     return close, unsure
 
 
-@lru_cache(maxsize=64)
-def _words_pattern(words: tuple[str, ...]):
-    import re
+class Guidance:
+    """The difficult-customer patterns of ``[routing.guidance]``, compiled once.
 
-    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))) if words else None
+    A pattern matches when one of its words is in the text or its signal fires: ``repeats``
+    (>= 2 earlier contacts), ``threat_media`` (threat flag with a media target), ``intensity``
+    (>= 2 intensity markers).
+    """
+
+    def __init__(self, config: Config):
+        import re
+
+        self.patterns = []
+        for key, pattern in config.routing.guidance.items():
+            words = sorted(pattern["words"], key=len, reverse=True)
+            regex = re.compile("|".join(map(re.escape, words))) if words else None
+            self.patterns.append((key, pattern["name"], tuple(pattern["advice"]), pattern["signal"], regex))
+
+    def match(self, text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(key, name, advice) of every pattern the complaint shows, in config order."""
+        signals = {"repeats": repeats >= 2, "threat_media": threat and "media" in targets, "intensity": len(markers) >= 2}
+        return [
+            (key, name, advice)
+            for key, name, advice, signal, regex in self.patterns
+            if signals.get(signal, False) or (regex is not None and regex.search(text))
+        ]
 
 
 def difficult_customer(text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str],
                        config: Config) -> list[tuple[str, str, tuple[str, ...]]]:
-    """The difficult-customer patterns of ``[routing.guidance]`` this complaint shows.
-
-    Returns (key, name, advice) per pattern, in config order. Signals: ``repeats`` (>= 2 earlier
-    contacts), ``threat_media`` (threat flag with a media target), ``intensity`` (>= 2 markers).
-    """
-    signals = {
-        "repeats": repeats >= 2,
-        "threat_media": threat and "media" in targets,
-        "intensity": len(markers) >= 2,
-        "none": False,
-    }
-    found = []
-    for key, pattern in config.routing.guidance.items():
-        regex = _words_pattern(tuple(pattern["words"]))
-        if signals.get(pattern["signal"], False) or (regex is not None and regex.search(text)):
-            found.append((key, pattern["name"], tuple(pattern["advice"])))
-    return found
+    """The difficult-customer patterns this complaint shows (see :class:`Guidance`)."""
+    return Guidance(config).match(text, repeats=repeats, threat=threat, targets=targets, markers=markers)
 
 
 def route(

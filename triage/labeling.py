@@ -1,0 +1,157 @@
+"""Labelling help for analysts: what to label next, draft labels for a cold start, likely mislabels.
+
+- :func:`suggest_for_labeling`: the complaints whose labels would teach the model most: those
+  it is least sure about (a category near its threshold, a flag near 0.5, a spread-out sentiment
+  or urgency), chosen so that they are also different from each other (greedy max-min cosine).
+- :func:`draft_labels`: keyword rules (the model's keyword groups, from ``data/keywords.toml``)
+  give draft labels for a person to correct, when there is no model for the data yet.
+- :func:`find_label_issues`: labelled rows the model disagrees with confidently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .pipeline import TriagePipeline
+
+# keyword group -> category, for draft labels
+GROUP_CATEGORY = {
+    "quality": "quality", "service": "service_attitude", "delivery": "delivery", "price": "price",
+    "counterfeit": "counterfeit", "agent": "agent_violation",
+}
+_DEMANDS = ("退款", "退货", "赔偿", "换货", "维修", "要求", "道歉", "处理", "解决", "给个说法", "退钱")
+_PRAISE = ("好评", "满意", "不错", "很好", "很快", "感谢", "谢谢", "表扬", "推荐", "点赞", "给力")
+_NEGATIVE = ("差", "坏", "慢", "没", "不", "假", "骗", "贵", "垃圾", "投诉", "退", "问题", "失望", "难", "烂", "坑")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def uncertainty(pipeline: TriagePipeline, texts: Sequence[str]) -> np.ndarray:
+    """How unsure the model is about each text, in 0..1 (1: a coin toss somewhere)."""
+    P = pipeline.probabilities(texts)
+    thresholds = pipeline.model.heads["category"].thresholds
+    cat = np.exp(-np.min(np.abs(_logit(P["category"]) - _logit(thresholds)), axis=1))
+    flags = np.exp(-np.minimum(np.abs(_logit(P["threat"])), np.abs(_logit(P["safety"]))))
+
+    def spread(M: np.ndarray) -> np.ndarray:
+        return -(M * np.log(np.clip(M, 1e-12, 1))).sum(axis=1) / np.log(M.shape[1])
+
+    return np.max(np.column_stack([cat, flags, spread(P["sentiment"]), spread(P["urgency"])]), axis=1)
+
+
+def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, text_col: str = "text", pool_factor: int = 10) -> list[int]:
+    """Positions (in ``unlabeled``) of the ``n`` complaints to label next, most useful first.
+
+    ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``. The ``pool_factor * n``
+    most uncertain texts are candidates; from them, each pick maximizes uncertainty times
+    (1 - the highest cosine similarity to the texts already picked), so the suggestions are not
+    near-copies of one another.
+    """
+    texts = unlabeled[text_col].tolist() if hasattr(unlabeled, "columns") else list(unlabeled)
+    texts = ["" if not isinstance(t, str) else t for t in texts]
+    if n <= 0 or not texts:
+        return []
+    u = uncertainty(pipeline, texts)
+    pool = np.argsort(-u, kind="stable")[: max(n, pool_factor * n)]
+    X = pipeline.model.features.transform([pipeline.normalize(texts[i]) for i in pool])
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    picked: list[int] = []
+    max_sim = np.zeros(len(pool))
+    for _ in range(min(n, len(pool))):
+        gain = u[pool] * (1.0 - max_sim)
+        gain[picked] = -np.inf
+        k = int(np.argmax(gain))
+        picked.append(k)
+        sims = np.asarray((X @ X[k].T).todense()).ravel() / (norms * norms[k])
+        max_sim = np.maximum(max_sim, sims)
+    return [int(pool[k]) for k in picked]
+
+
+def draft_labels(texts: Sequence[str], keywords: Mapping[str, Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    """Draft labels from keyword rules, for a person to correct (a cold start without a model).
+
+    Categories from the category keyword groups (``other`` when none fires), threat and safety
+    from their groups, urgency top-down (critical words, then threat/safety/repeat, then a
+    demand, else low), sentiment positive for praise without any complaint word, else negative.
+    Keyword groups default to the shipped model's.
+    """
+    from .features import KeywordMatcher
+
+    if keywords is None:
+        from .pipeline import load
+
+        keywords = load(warm_up=False).model.features.keywords.groups
+    matcher = KeywordMatcher(keywords)
+    drafts = []
+    for text in texts:
+        text = text if isinstance(text, str) else ""
+        found = matcher.find(text)
+        cats = [GROUP_CATEGORY[g] for g in GROUP_CATEGORY if g in found]
+        threat, safety = "threat" in found, "safety" in found
+        if "critical" in found:
+            urgency = "critical"
+        elif threat or safety or "repeat" in found:
+            urgency = "high"
+        elif any(w in text for w in _DEMANDS):
+            urgency = "medium"
+        else:
+            urgency = "low"
+        praise = any(w in text for w in _PRAISE)
+        rest = text
+        for w in _PRAISE:
+            rest = rest.replace(w, "")
+        negative = any(w in rest for w in _NEGATIVE) or threat or safety
+        if praise and not negative:  # pure praise is `other` (LABELING.md)
+            sentiment, cats, urgency = "positive", [], "low"
+        else:
+            sentiment = "negative" if negative or cats else "neutral"
+        drafts.append({
+            "text": text, "categories": cats or ["other"], "sentiment": sentiment, "urgency": urgency,
+            "threat": threat, "safety": safety, "draft_keywords": {k: v for k, v in found.items()},
+        })
+    return drafts
+
+
+def find_label_issues(pipeline: TriagePipeline, rows: Sequence[Mapping[str, Any]], *, confidence: float = 0.9) -> list[dict[str, Any]]:
+    """Labelled rows the model contradicts with probability >= ``confidence`` (likely mislabels).
+
+    Returns one entry per row with issues: the row's id and text, and a list of
+    ``(label, given, model, probability)`` issues, most confident rows first.
+    """
+    texts = [r["text"] for r in rows]
+    P = pipeline.probabilities(texts)
+    labels = pipeline.model.labels
+    out = []
+    for i, row in enumerate(rows):
+        issues = []
+        if "categories" in row:
+            for j, label in enumerate(labels["categories"]):
+                p = float(P["category"][i, j])
+                given = label in row["categories"]
+                if given and p <= 1 - confidence:
+                    issues.append(("categories", label, "absent", round(1 - p, 3)))
+                elif not given and p >= confidence:
+                    issues.append(("categories", "absent", label, round(p, 3)))
+        for head in ("sentiment", "urgency"):
+            if head in row:
+                j = int(np.argmax(P[head][i]))
+                p = float(P[head][i, j])
+                if labels[head][j] != row[head] and p >= confidence:
+                    issues.append((head, row[head], labels[head][j], round(p, 3)))
+        for flag in ("threat", "safety"):
+            if flag in row:
+                p = float(P[flag][i])
+                if bool(row[flag]) and p <= 1 - confidence:
+                    issues.append((flag, True, False, round(1 - p, 3)))
+                elif not row[flag] and p >= confidence:
+                    issues.append((flag, False, True, round(p, 3)))
+        if issues:
+            out.append({"id": row.get("id", i), "text": row["text"], "issues": issues})
+    out.sort(key=lambda e: -max(x[3] for x in e["issues"]))
+    return out
