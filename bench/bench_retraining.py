@@ -112,7 +112,7 @@ def main() -> None:
             if strategy == "random" or need >= len(rest):
                 labelled += rng.sample(rest, min(need, len(rest)))
             else:
-                labelled += [rest[p] for p in suggest_for_labeling(m, [rows[i]["text"] for i in rest], need)]
+                labelled += [rest[p] for p in suggest_for_labeling(m, [rows[i]["text"] for i in rest], need, heads=("category",))]
         print(f"  {strategy:9s} " + "  ".join(f"{s}:{v:.3f}" for s, v in zip(sizes, scores)))
 
 

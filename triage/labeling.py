@@ -31,23 +31,40 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def uncertainty(pipeline: TriagePipeline, texts: Sequence[str]) -> np.ndarray:
-    """How unsure the model is about each text, in 0..1 (1: a coin toss somewhere)."""
+HEADS = ("category", "sentiment", "urgency", "threat", "safety")
+
+
+def uncertainty(pipeline: TriagePipeline, texts: Sequence[str], heads: Sequence[str] = HEADS) -> np.ndarray:
+    """How unsure the model is about each text, in 0..1 (1: a coin toss somewhere), over the
+    heads that will be labelled (``heads``)."""
+    unknown = sorted(set(heads) - set(HEADS))
+    if unknown:
+        raise ValueError(f"Unknown heads {unknown}; choose from {', '.join(HEADS)}.")
     P = pipeline.probabilities(texts)
-    thresholds = pipeline.model.heads["category"].thresholds
-    cat = np.exp(-np.min(np.abs(_logit(P["category"]) - _logit(thresholds)), axis=1))
-    flags = np.exp(-np.minimum(np.abs(_logit(P["threat"])), np.abs(_logit(P["safety"]))))
 
     def spread(M: np.ndarray) -> np.ndarray:
         return -(M * np.log(np.clip(M, 1e-12, 1))).sum(axis=1) / np.log(M.shape[1])
 
-    return np.max(np.column_stack([cat, flags, spread(P["sentiment"]), spread(P["urgency"])]), axis=1)
+    parts = []
+    if "category" in heads:
+        thresholds = pipeline.model.heads["category"].thresholds
+        parts.append(np.exp(-np.min(np.abs(_logit(P["category"]) - _logit(thresholds)), axis=1)))
+        parts.append(spread(P["category"] / P["category"].sum(axis=1, keepdims=True)))
+    for flag in ("threat", "safety"):
+        if flag in heads:
+            parts.append(np.exp(-np.abs(_logit(P[flag]))))
+    for head in ("sentiment", "urgency"):
+        if head in heads:
+            parts.append(spread(P[head]))
+    return np.max(np.column_stack(parts), axis=1)
 
 
-def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, text_col: str = "text", pool_factor: int = 10) -> list[int]:
+def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, text_col: str = "text", pool_factor: int = 10,
+                         heads: Sequence[str] = HEADS) -> list[int]:
     """Positions (in ``unlabeled``) of the ``n`` complaints to label next, most useful first.
 
-    ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``. The ``pool_factor * n``
+    ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``; ``heads`` are the labels
+    that will be given (e.g. ``("category",)`` when only categories are labelled). The ``pool_factor * n``
     most uncertain texts are candidates; from them, each pick maximizes uncertainty times
     (1 - the highest cosine similarity to the texts already picked), so the suggestions are not
     near-copies of one another.
@@ -56,7 +73,7 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     texts = ["" if not isinstance(t, str) else t for t in texts]
     if n <= 0 or not texts:
         return []
-    u = uncertainty(pipeline, texts)
+    u = uncertainty(pipeline, texts, heads)
     pool = np.argsort(-u, kind="stable")[: max(n, pool_factor * n)]
     X = pipeline.model.features.transform([pipeline.normalize(texts[i]) for i in pool])
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
