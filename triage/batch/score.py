@@ -60,45 +60,40 @@ class BatchSummary:
         }
 
 
+_HEAD_COLUMNS: tuple[tuple[str, Callable[[TriageResult], Any]], ...] = (
+    ("triage_status", lambda r: r.status),
+    ("triage_categories", lambda r: "|".join(r.categories)),
+    ("triage_primary_category", lambda r: r.primary_category),
+)
+_TAIL_COLUMNS: tuple[tuple[str, Callable[[TriageResult], Any]], ...] = (
+    ("triage_sentiment", lambda r: r.sentiment.label),
+    ("triage_sentiment_score", lambda r: r.sentiment.score),
+    ("triage_urgency", lambda r: r.urgency.level),
+    ("triage_threat", lambda r: r.flags.threat),
+    ("triage_safety", lambda r: r.flags.safety),
+    ("triage_severity", lambda r: r.severity.score),
+    ("triage_severity_level", lambda r: r.severity.level),
+    ("triage_severity_factors", lambda r: json.dumps(dict(r.severity.factors))),
+    ("triage_department", lambda r: r.routing.department),
+    ("triage_co_departments", lambda r: "|".join(r.routing.co_departments)),
+    ("triage_informed", lambda r: "|".join(r.routing.informed)),
+    ("triage_sla_respond_hours", lambda r: r.routing.sla_respond_hours),
+    ("triage_sla_resolve_hours", lambda r: r.routing.sla_resolve_hours),
+    ("triage_respond_by", lambda r: r.routing.respond_by),
+    ("triage_resolve_by", lambda r: r.routing.resolve_by),
+    ("triage_overdue", lambda r: r.flags.overdue),
+    ("triage_review_tier", lambda r: r.routing.review_tier),
+    ("triage_difficult_customer", lambda r: "|".join(r.flags.difficult_customer)),
+    ("triage_advice", lambda r: " | ".join(r.routing.advice)),
+    ("triage_reasons", lambda r: " | ".join(r.reasons)),
+    ("triage_model_version", lambda r: r.model_version),
+)
+
+
 def result_columns(results: Sequence[TriageResult], labels: Sequence[str]) -> dict[str, list[Any]]:
-    """The ``triage_*`` columns for a list of results."""
-    names = (
-        "triage_status", "triage_categories", "triage_primary_category", *[f"triage_p_{label}" for label in labels],
-        "triage_sentiment", "triage_sentiment_score", "triage_urgency", "triage_threat", "triage_safety",
-        "triage_severity", "triage_severity_level", "triage_severity_factors", "triage_department",
-        "triage_co_departments", "triage_informed", "triage_sla_respond_hours", "triage_sla_resolve_hours",
-        "triage_respond_by", "triage_resolve_by", "triage_overdue", "triage_review_tier", "triage_difficult_customer",
-        "triage_advice", "triage_reasons", "triage_model_version",
-    )
-    cols: dict[str, list[Any]] = {name: [] for name in names}
-    for r in results:
-        cols["triage_status"].append(r.status)
-        cols["triage_categories"].append("|".join(r.categories))
-        cols["triage_primary_category"].append(r.primary_category)
-        for label in labels:
-            cols[f"triage_p_{label}"].append(r.category_scores.get(label))
-        cols["triage_sentiment"].append(r.sentiment.label)
-        cols["triage_sentiment_score"].append(r.sentiment.score)
-        cols["triage_urgency"].append(r.urgency.level)
-        cols["triage_threat"].append(r.flags.threat)
-        cols["triage_safety"].append(r.flags.safety)
-        cols["triage_severity"].append(r.severity.score)
-        cols["triage_severity_level"].append(r.severity.level)
-        cols["triage_severity_factors"].append(json.dumps(dict(r.severity.factors)))
-        cols["triage_department"].append(r.routing.department)
-        cols["triage_co_departments"].append("|".join(r.routing.co_departments))
-        cols["triage_informed"].append("|".join(r.routing.informed))
-        cols["triage_sla_respond_hours"].append(r.routing.sla_respond_hours)
-        cols["triage_sla_resolve_hours"].append(r.routing.sla_resolve_hours)
-        cols["triage_respond_by"].append(r.routing.respond_by)
-        cols["triage_resolve_by"].append(r.routing.resolve_by)
-        cols["triage_overdue"].append(r.flags.overdue)
-        cols["triage_review_tier"].append(r.routing.review_tier)
-        cols["triage_difficult_customer"].append("|".join(r.flags.difficult_customer))
-        cols["triage_advice"].append(" | ".join(r.routing.advice))
-        cols["triage_reasons"].append(" | ".join(r.reasons))
-        cols["triage_model_version"].append(r.model_version)
-    return cols
+    """The ``triage_*`` columns for a list of results (one probability column per category)."""
+    probs = tuple((f"triage_p_{label}", lambda r, label=label: r.category_scores.get(label)) for label in labels)
+    return {name: [get(r) for r in results] for name, get in _HEAD_COLUMNS + probs + _TAIL_COLUMNS}
 
 
 # ---------------------------------------------------------------------------------- scoring
