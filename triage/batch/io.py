@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -79,8 +80,11 @@ def _check_encoding(encoding: str) -> str:
         raise InputFileError(f"Unknown encoding {encoding!r}. Use e.g. utf-8, utf-8-sig, gb18030 or gbk.") from None
 
 
+_ESCAPE_RE = re.compile("[\udc80-\udcff]")  # bytes that did not decode, kept by surrogateescape
+
+
 def _has_escape(value: Any) -> bool:
-    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+    return isinstance(value, str) and _ESCAPE_RE.search(value) is not None
 
 
 class _LineTap:
@@ -191,7 +195,11 @@ def _iter_delimited(path: Path, sep: str, encoding: str | None, chunksize: int) 
 def _iter_jsonl(path: Path, encoding: str | None, chunksize: int) -> Iterator[Chunk]:
     import pandas as pd
 
-    rows, lines, bad = [], [], []
+    rows, lines, bad, flags = [], [], [], []
+
+    def emit() -> Chunk:
+        return Chunk(pd.DataFrame(rows), lines, bad, flags)
+
     with path.open(encoding=encoding or "utf-8", errors="surrogateescape") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
@@ -200,15 +208,17 @@ def _iter_jsonl(path: Path, encoding: str | None, chunksize: int) -> Iterator[Ch
                 value = json.loads(line)
                 if not isinstance(value, dict):
                     raise ValueError("not a JSON object")
-                rows.append(value)
+                broken = any(_has_escape(v) for v in value.values())
+                rows.append({k: clean_for_output(v) for k, v in value.items()} if broken else value)
                 lines.append(n)
+                flags.append(broken)
             except ValueError as exc:
-                bad.append({"line": n, "error": f"not a JSON object ({exc})", "raw": line.rstrip("\n")[:1000]})
+                bad.append({"line": n, "error": f"not a JSON object ({exc})", "raw": clean_for_output(line.rstrip("\n"))[:1000]})
             if len(rows) >= chunksize:
-                yield Chunk(pd.DataFrame(rows), lines, bad)
-                rows, lines, bad = [], [], []
+                yield emit()
+                rows, lines, bad, flags = [], [], [], []
     if rows or bad:
-        yield Chunk(pd.DataFrame(rows), lines, bad)
+        yield emit()
 
 
 def _iter_xlsx(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
@@ -293,6 +303,16 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+def _neutralise_series(values: Any) -> Any:
+    """:func:`neutralise_formula` over a column, vectorized (only strings are touched)."""
+    starts = values.str.match(r"[=+\-@\t\r]", na=False).astype(bool)
+    if not starts.any():
+        return values
+    values = values.copy()
+    values[starts] = "'" + values[starts].astype(str)
+    return values
+
+
 def clean_for_output(value: Any) -> Any:
     """Undecodable bytes kept as escapes become U+FFFD, so every output format can hold them."""
     if isinstance(value, str) and _has_escape(value):
@@ -353,9 +373,8 @@ class TableWriter:
         for col in frame.columns:
             if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
                 frame[col] = frame[col].astype(object)
-                frame[col] = frame[col].map(clean_for_output)
                 if self.neutralise:
-                    frame[col] = frame[col].map(neutralise_formula)
+                    frame[col] = _neutralise_series(frame[col])
         if self._columns is None:
             self._columns = [str(c) for c in frame.columns]
         if self.fmt in ("csv", "tsv"):
