@@ -121,6 +121,18 @@ def _fit_platt(decision: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | 
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
+def _best_threshold(p: np.ndarray, y: np.ndarray, grid: np.ndarray) -> float:
+    """The threshold of ``grid`` with the best F1 of ``p >= t`` against ``y`` (ties: nearest 0.5)."""
+    y = np.asarray(y) == 1
+    best, best_f1 = 0.5, -1.0
+    for t in grid:
+        pred = p >= t
+        f1 = 2 * np.sum(pred & y) / max(pred.sum() + y.sum(), 1)
+        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
+            best, best_f1 = float(t), f1
+    return best
+
+
 class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
     """Binary logistic regression whose probabilities are Platt-calibrated out of fold.
 
@@ -235,16 +247,8 @@ class CategoryHead(_StackedBinaries):
         P = self.predict_proba(X)
         Y = np.asarray(Y)
         for j in range(len(self.labels)):
-            if Y[:, j].sum() < min_support:
-                continue
-            best, best_f1 = 0.5, -1.0
-            for t in grid:
-                pred = P[:, j] >= t
-                tp = np.sum(pred & (Y[:, j] == 1))
-                f1 = 2 * tp / max(pred.sum() + Y[:, j].sum(), 1)
-                if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
-                    best, best_f1 = float(t), f1
-            self.thresholds_[j] = best
+            if Y[:, j].sum() >= min_support:
+                self.thresholds_[j] = _best_threshold(P[:, j], Y[:, j], grid)
         return self
 
     def decide(self, P: np.ndarray) -> np.ndarray:
@@ -312,17 +316,9 @@ class FlagHead(CalibratedLinearClassifier):
     def tune_threshold(self, X, y, *, grid: np.ndarray | None = None, min_support: int = 8) -> "FlagHead":
         """Set the decision threshold that maximizes F1 on (X, y), usually dev (ties: nearest 0.5)."""
         y = np.asarray(y).astype(int)
-        if y.sum() < min_support:
-            return self
-        grid = np.round(np.arange(0.2, 0.81, 0.05), 2) if grid is None else grid
-        p = self.predict_proba(X)[:, 1]
-        best, best_f1 = self.threshold, -1.0
-        for t in grid:
-            pred = p >= t
-            f1 = 2 * np.sum(pred & (y == 1)) / max(pred.sum() + y.sum(), 1)
-            if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best - 0.5)):
-                best, best_f1 = float(t), f1
-        self.tuned_threshold_ = best
+        if y.sum() >= min_support:
+            grid = np.round(np.arange(0.2, 0.81, 0.05), 2) if grid is None else grid
+            self.tuned_threshold_ = _best_threshold(self.predict_proba(X)[:, 1], y, grid)
         return self
 
 
