@@ -238,7 +238,6 @@ class NgramTable:
         if self.word_index is None or self.ngram_range[0] != 1:
             raise ValueError("document_frequency needs a word table with unigrams.")
         if not hasattr(self, "_unigram_df"):
-            n_docs = getattr(self, "n_documents", None)
             kept = self.kept[1]
             idf = self.idf[self.offsets[1] : self.offsets[1] + len(kept)]
             # idf = ln((1 + n) / (1 + df)) + 1  =>  df / n ~ exp(1 - idf)
@@ -247,7 +246,6 @@ class NgramTable:
             for w, i in self.word_index.items():
                 words[i] = w
             self._unigram_df = {words[int(i)]: float(sh) for i, sh in zip(kept.tolist(), shares)}
-            del n_docs
         return self._unigram_df.get(word, 0.0)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:

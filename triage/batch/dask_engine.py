@@ -22,23 +22,18 @@ from typing import Any, Mapping
 from ..errors import InputFileError
 from ..pipeline import TriagePipeline
 from .io import Chunk, TableWriter, detect_encoding, detect_text_column, format_of
-from .score import METADATA_OPTIONS, BatchSummary, _Plan, score_chunk
+from .score import METADATA_OPTIONS, BatchSummary, _Plan, cluster_batch, score_chunk
 
 
 def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool) -> Any:
-    from ..volume import cluster_sizes, find_clusters, repeat_contacts
+    from ..volume import repeat_contacts
 
     frame = frame.reset_index(drop=True)
     volume: dict[str, list] = {}
     if clusters and len(frame):
-        texts = [pipeline.normalize(t) if isinstance(t, str) else None for t in frame[plan.text_col].tolist()]
-        words = pipeline.model.features.words
-        ids = find_clusters(texts, pipeline.model.segmenter, is_common=lambda w: words.document_frequency(w) >= 0.0003)
         meta = dict(plan.metadata_cols)
         customers = frame[meta["customer_id"]].tolist() if "customer_id" in meta else None
-        members = cluster_sizes(ids)
-        volume["cluster"] = [i if n > 1 else None for i, n in zip(ids, members)]
-        volume["cluster_size"] = cluster_sizes(ids, customers)
+        volume["cluster"], volume["cluster_size"] = cluster_batch(pipeline, frame[plan.text_col].tolist(), customers)
         if customers is not None:
             received = frame[meta["received_at"]].tolist() if "received_at" in meta else None
             volume["repeat_contacts"] = repeat_contacts(customers, received)

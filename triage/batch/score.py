@@ -155,6 +155,21 @@ def _score_in_worker(args: tuple[Chunk, _Plan, Mapping[str, Sequence[Any]] | Non
 
 
 # --------------------------------------------------------------------------------- volume
+COMMON_WORD_SHARE = 0.0003  # a word in this share of training documents is complaint vocabulary, not an issue term
+
+
+def cluster_batch(pipeline: TriagePipeline, texts: Sequence[Any], customers: Sequence[Any] | None, *, offset: int = 0) -> tuple[list[Any], list[int]]:
+    """Same-issue clusters of a batch of raw texts: the cluster id of each row (None when alone,
+    ids shifted by ``offset``) and its size (distinct customers when ``customers`` is given)."""
+    from ..volume import cluster_sizes, find_clusters
+
+    words = pipeline.model.features.words
+    normalized = [pipeline.normalize(t) if isinstance(t, str) else None for t in texts]
+    ids = find_clusters(normalized, pipeline.model.segmenter, is_common=lambda w: words.document_frequency(w) >= COMMON_WORD_SHARE)
+    members = cluster_sizes(ids)
+    return [offset + i if n > 1 else None for i, n in zip(ids, members)], cluster_sizes(ids, customers)
+
+
 def compute_volume(
     pipeline: TriagePipeline, chunks: Iterator[Chunk], plan: _Plan, *, clusters: bool, window: int = 50_000
 ) -> dict[str, list[Any]]:
@@ -163,24 +178,20 @@ def compute_volume(
     Clusters are found within windows of ``window`` rows, which bounds memory on very large
     files (same-issue complaints far apart in a huge file are not grouped).
     """
-    from ..volume import cluster_sizes, find_clusters, repeat_contacts
+    from ..volume import repeat_contacts
 
     meta = dict(plan.metadata_cols)
     texts: list[Any] = []
     customers: list[Any] = []
     received: list[Any] = []
     out: dict[str, list[Any]] = {"cluster": [], "cluster_size": []} if clusters else {}
-    words = pipeline.model.features.words
 
     def flush() -> None:
         if not clusters or not texts:
             return
-        normalized = [pipeline.normalize(t) if isinstance(t, str) else None for t in texts]
-        ids = find_clusters(normalized, pipeline.model.segmenter, is_common=lambda w: words.document_frequency(w) >= 0.0003)
         offset = len(out["cluster"])
-        members = cluster_sizes(ids)
-        sizes = cluster_sizes(ids, customers[offset:] if "customer_id" in meta else None)
-        out["cluster"].extend(offset + i if n > 1 else None for i, n in zip(ids, members))
+        ids, sizes = cluster_batch(pipeline, texts, customers[offset:] if "customer_id" in meta else None, offset=offset)
+        out["cluster"].extend(ids)
         out["cluster_size"].extend(sizes)
         texts.clear()
 
