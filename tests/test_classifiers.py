@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from triage.classifiers import decide_categories, top_terms
+from triage.classifiers import decide_categories, explainable_names, top_terms, top_terms_chunk
 from triage.estimators import CategoryHead, SentimentHead, TextFeatures, UrgencyHead, make_head_pipeline
 from triage.errors import DataError
 from triage.segment import Segmenter
@@ -77,8 +77,32 @@ def test_top_terms_lists_the_strongest_words():
     Y = np.array([[("贵" in t)] for t in texts], dtype=int)
     head = CategoryHead(labels=("price",)).fit(f.transform(texts), Y)
     row = f.transform(["乱收费太贵了"])
-    terms = top_terms(row.indices, row.data, head.coef_matrix_[:, 0], f.get_feature_names_out(), k=2)
+    terms = top_terms(row, head.coef_matrix_[:, 0], f.get_feature_names_out(), k=2)
     assert terms and any("贵" in t or "收费" in t for t in terms)
+
+
+def test_chunk_explanations_do_not_depend_on_the_other_rows():
+    texts, _ = _toy()
+    f = TextFeatures(segmenter=Segmenter(backend="jieba"), min_df=1).fit(texts)
+    X = f.transform(texts)
+    coef = np.random.default_rng(0).normal(size=(X.shape[1], 4)).astype(np.float32)
+    shown = explainable_names(f.get_feature_names_out())
+    requests = [[j % 4, (j + 1) % 4] for j in range(len(texts))]
+    together = top_terms_chunk(X, coef, requests, shown, k=2)
+    alone = [top_terms_chunk(X[i], coef, [requests[i]], shown, k=2)[0] for i in range(len(texts))]
+    assert together == alone
+    for i, per_col in enumerate(together):
+        for col, terms in zip(requests[i], per_col):
+            assert len(terms) <= 2
+            # every term pushed the output up, and the strongest one comes first
+            row = X[i]
+            contrib: dict[str, float] = {}  # a word bigram and a character n-gram may show alike
+            for j in row.indices:
+                if shown[j]:
+                    contrib[shown[j]] = max(contrib.get(shown[j], -np.inf), row[0, j] * coef[j, col])
+            assert all(contrib[t] > 0 for t in terms)
+            if terms:
+                assert contrib[terms[0]] == pytest.approx(max(contrib.values()), rel=1e-6)
 
 
 def test_head_pipeline_clones_for_grid_search():

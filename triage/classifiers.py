@@ -13,7 +13,7 @@ turns its slice of ``Z`` into probabilities:
   keyword-group counts, so learned weights and the team's keyword lists are combined.
 
 The scikit-learn estimators that learn these numbers are in :mod:`triage.estimators`; this module
-needs only numpy, so that ``import triage`` stays fast. :func:`top_terms_many` explains outputs by
+needs only numpy, so that ``import triage`` stays fast. :func:`top_terms_chunk` explains outputs by
 the terms that pushed them the most.
 """
 
@@ -175,61 +175,82 @@ def explainable_names(names: np.ndarray) -> np.ndarray:
     return out
 
 
-def contributions(X, coef: np.ndarray, shown_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-term contributions to every output for a whole chunk: the CSR matrix ``X`` restricted
-    to the features that can be shown, as (indptr, feature indices, contributions n_kept x K)."""
-    keep = shown_mask[X.indices]
-    indices = X.indices[keep]
+def top_terms_chunk(
+    X,
+    coef: np.ndarray,
+    requests: Sequence[Sequence[int]],
+    shown: np.ndarray,
+    k: int = 3,
+    shown_mask: np.ndarray | None = None,
+) -> list[list[list[str]]]:
+    """Explanations for a whole chunk at once.
+
+    ``X`` is the chunk's CSR feature matrix, ``coef`` the stacked coefficients (n_features x K),
+    ``requests[r]`` the output columns to explain for row ``r`` and ``shown`` the names from
+    :func:`explainable_names` (``shown_mask``: ``shown != ""``, if already computed). The answer
+    for each requested column is the ``k`` distinct terms of the row with the largest positive
+    contribution ``x * coef`` (a term inside a longer picked term, or around it, is not repeated;
+    equal contributions go to the higher feature index: longer
+    character n-grams come later). Rows never influence each other: all of
+    them are ranked with one sort of unique integer keys instead of one sort per row.
+    """
+    n_req = np.fromiter((len(r) for r in requests), dtype=np.int64, count=len(requests))
+    total = int(n_req.sum())
+    if total >= 1 << 17:  # the sort key holds 17 bits of request number: split big chunks
+        half = len(requests) // 2
+        return (top_terms_chunk(X[:half], coef, requests[:half], shown, k, shown_mask)
+                + top_terms_chunk(X[half:], coef, requests[half:], shown, k, shown_mask))
+    out: list[list[list[str]]] = [[] for _ in requests]
+    if total == 0:
+        return out
+    mask = shown_mask if shown_mask is not None else shown != ""
+    # The rows' entries restricted to features that can be shown.
+    keep = mask[X.indices]
+    kept_idx = X.indices[keep]
+    kept_val = X.data[keep].astype(np.float32)
     counts = np.add.reduceat(keep, X.indptr[:-1]) if len(keep) else np.zeros(X.shape[0], dtype=np.int64)
     counts[np.diff(X.indptr) == 0] = 0
     indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return indptr, indices, X.data[keep][:, None] * coef[indices]
-
-
-def top_terms_from(indices: np.ndarray, contrib: np.ndarray, columns: Sequence[int], shown: np.ndarray, k: int = 3) -> list[list[str]]:
-    """For each output column in ``columns``, the ``k`` distinct terms with the largest positive
-    contribution, from one document's slice of :func:`contributions`. A term inside a longer
-    listed term (or around it) is not repeated."""
-    if not len(indices) or not columns:
-        return [[] for _ in columns]
-    sub = contrib[:, columns]
-    m = min(len(indices), 4 * k + 4)
-    order = np.argsort(-sub, axis=0)[:m].T.tolist()
-    values = sub.T.tolist()
-    terms = indices.tolist()
-    out: list[list[str]] = []
-    for col_order, col_values in zip(order, values):
-        picked: list[str] = []
-        for i in col_order:
-            if col_values[i] <= 0 or len(picked) >= k:
-                break
-            term = shown[terms[i]]
-            if not any(term in p or p in term for p in picked):
-                picked.append(term)
-        out.append(picked)
+    # One entry per (request, shown feature of its row).
+    req_row = np.repeat(np.arange(len(requests)), n_req)
+    req_col = np.fromiter((c for r in requests for c in r), dtype=np.int64, count=total)
+    lens = counts[req_row]
+    req_of = np.repeat(np.arange(total, dtype=np.uint64), lens)
+    local = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    entry = np.repeat(indptr[req_row], lens) + local
+    flat = kept_idx[entry].astype(np.int64) * coef.shape[1] + np.repeat(req_col, lens)
+    values = kept_val[entry] * np.asarray(coef, dtype=np.float32).ravel()[flat]
+    sel = np.flatnonzero(values > 0)
+    # Key: request (17 bits) | contribution, descending (31 bits of float32) | position (16 bits).
+    bits = values[sel].view(np.uint32).astype(np.uint64)
+    key = (req_of[sel] << np.uint64(47)) | ((np.uint64(0x7FFFFFFF) - bits) << np.uint64(16)) | (np.uint64(0xFFFF) - np.minimum(local[sel], 0xFFFF).astype(np.uint64))
+    order = np.argsort(key)
+    req_sorted = (key[order] >> np.uint64(47)).astype(np.int64)
+    starts = np.searchsorted(req_sorted, np.arange(total + 1))
+    top = np.arange(len(order)) - starts[req_sorted] < 4 * k + 4  # enough for k picks after overlaps
+    names = shown[kept_idx[entry[sel[order[top]]]]].tolist()
+    bounds = np.searchsorted(req_sorted[top], np.arange(total + 1)).tolist()
+    q = 0
+    for r, m in enumerate(n_req.tolist()):
+        row_out = out[r]
+        for q in range(q, q + m):
+            picked: list[str] = []
+            for term in names[bounds[q] : bounds[q + 1]]:
+                for p in picked:
+                    if term in p or p in term:
+                        break
+                else:
+                    picked.append(term)
+                    if len(picked) == k:
+                        break
+            row_out.append(picked)
+        q += 1 if m else 0
     return out
 
 
-def top_terms_many(
-    indices: np.ndarray,
-    data: np.ndarray,
-    coef: np.ndarray,
-    columns: Sequence[int],
-    shown: np.ndarray,
-    k: int = 3,
-) -> list[list[str]]:
-    """For each output column in ``columns``, the ``k`` distinct terms of one document that
-    pushed that linear output up the most.
-
-    ``indices``/``data`` are the document's non-zero features (a CSR row), ``coef`` is an
-    (n_features x n_outputs) matrix, ``shown`` the names from :func:`explainable_names`.
-    """
-    keep = shown[indices] != ""
-    indices = indices[keep]
-    return top_terms_from(indices, data[keep][:, None] * coef[indices], columns, shown, k)
-
-
-def top_terms(indices: np.ndarray, data: np.ndarray, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:
-    """The ``k`` distinct terms that pushed one linear output (``coef``, 1-D) up the most."""
-    return top_terms_many(indices, data, np.asarray(coef).reshape(-1, 1), [0], explainable_names(names), k)[0]
+def top_terms(X_row, coef: np.ndarray, names: np.ndarray, k: int = 3) -> list[str]:
+    """The ``k`` distinct terms that pushed one linear output (``coef``, 1-D) up the most, for a
+    one-row CSR matrix of features named ``names``."""
+    coef = np.asarray(coef, dtype=np.float32).reshape(-1, 1)
+    return top_terms_chunk(X_row, coef, [[0]], explainable_names(names), k)[0][0]

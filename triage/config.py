@@ -29,11 +29,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .results import LEVEL_NAMES_ZH  # noqa: F401  (re-exported)
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
 
 LEVELS = ("general", "important", "major", "crisis")
-LEVEL_NAMES_ZH = {"general": "一般", "important": "重要", "major": "重大", "crisis": "危机"}
 SEVERITY_FACTORS = ("content", "emotion", "escalation", "money", "volume", "source", "timeliness")
 REVIEW_TIERS = ("auto", "suggest", "review")
 

@@ -19,6 +19,7 @@ and grid searches, is :class:`triage.estimators.TextFeatures`.
 from __future__ import annotations
 
 import re
+from itertools import chain, repeat
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +29,35 @@ from .segment import Segmenter
 
 _SHIFT = np.uint64(21)  # code points fit in 21 bits: up to three per 63-bit n-gram id
 _MASK21 = (1 << 21) - 1
+
+
+def literal_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex finding any of ``words``, the longest where several start at the same place
+    (like ``"|".join`` of the words sorted longest first), built as a trie so that the regex
+    engine branches on each character instead of trying every word (1.5x faster on our lists).
+    ``None`` when there are no words.
+
+    >>> literal_pattern(["中毒", "食物中毒", "食品"]).findall("食物中毒和食品")
+    ['食物中毒', '食品']
+    """
+    trie: dict = {}
+    for word in words:
+        if word:
+            node = trie
+            for ch in word:
+                node = node.setdefault(ch, {})
+            node[""] = {}
+    if not trie:
+        return None
+
+    def build(node: dict) -> str:
+        branches = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer word first
+
+    return re.compile(build(trie))
 
 
 class KeywordMatcher:
@@ -47,8 +77,7 @@ class KeywordMatcher:
         for g, words in enumerate(self.groups.values()):
             for w in words:
                 self._word_groups.setdefault(w, []).append(g)
-        words = sorted(self._word_groups, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+        self._pattern = literal_pattern(self._word_groups)
 
     @property
     def names(self) -> list[str]:
@@ -64,6 +93,20 @@ class KeywordMatcher:
             for g in self._word_groups[word]:
                 found.setdefault(names[g], []).append(word)
         return {name: found[name] for name in names if name in found}
+
+    def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, group) of every keyword hit in ``texts`` (a word in two groups counts in both)."""
+        rows: list[int] = []
+        cols: list[int] = []
+        if self._pattern is not None:
+            word_groups = self._word_groups
+            findall = self._pattern.findall
+            for i, text in enumerate(texts):
+                for word in findall(text):
+                    for g in word_groups[word]:
+                        rows.append(i)
+                        cols.append(g)
+        return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
 
     def counts(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Matrix of log(1 + number of hits), one column per group."""
@@ -131,14 +174,12 @@ class NgramTable:
 
     @staticmethod
     def _word_units(docs: Sequence[Sequence[str]], index: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        get = index.get
-        unknown = len(index) + 1
-        flat: list[int] = []
-        for words in docs:
-            flat += [get(w, unknown) for w in words]
-            flat.append(0)
-        units = np.asarray(flat[:-1] if flat else [], dtype=np.uint64)
         lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        n_words = int(lengths.sum())
+        ids = np.fromiter(map(index.get, chain.from_iterable(docs), repeat(len(index) + 1)), dtype=np.uint64, count=n_words)
+        # Documents separated by a 0 unit, as in _char_units.
+        units = np.zeros(max(0, n_words + len(docs) - 1), dtype=np.uint64)
+        units[np.arange(n_words) + np.repeat(np.arange(len(docs)), lengths)] = ids
         return units, lengths
 
     @staticmethod
@@ -248,9 +289,8 @@ class NgramTable:
             self._unigram_df = {words[int(i)]: float(sh) for i, sh in zip(kept.tolist(), shares)}
         return self._unigram_df.get(word, 0.0)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """TF-IDF rows (sublinear tf, l2-normalized), one per text."""
-        texts = list(texts)
+    def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every kept n-gram occurrence in ``texts`` (repeated when repeated)."""
         rows, cols = [], []
         for n, ids, docs in self._ids(texts):
             kept = self.kept[n]
@@ -263,7 +303,15 @@ class NgramTable:
             hit = kept[pos] == ids
             rows.append(docs[hit])
             cols.append(pos[hit] + self.offsets[n])
-        return _tfidf_rows(rows, cols, len(texts), self.n_features, self.idf)
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows (sublinear tf, l2-normalized), one per text."""
+        texts = list(texts)
+        rows, cols = self.entries(texts)
+        return _tfidf_rows([rows], [cols], len(texts), self.n_features, self.idf)
 
 
 def _tfidf_rows(rows: list[np.ndarray], cols: list[np.ndarray], n_rows: int, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
@@ -323,36 +371,45 @@ class FeatureSpace:
         return cls(segmenter, words, chars, KeywordMatcher(keywords or {}), keyword_weight)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The feature rows of ``texts``: the word table, the character table (each TF-IDF,
+        l2-normalized on its own) and the keyword counts (``keyword_weight * log(1 + hits)``),
+        side by side. Built with one sort for all three blocks."""
         texts = list(texts)
-        blocks = [self.words.transform(texts), self.chars.transform(texts)]
-        if self.keywords.names:
-            blocks.append(self.keywords.counts(texts) * self.keyword_weight)
-        return _hstack_csr(blocks)
+        n_words, n_chars = self.words.n_features, self.chars.n_features
+        kw_start = n_words + n_chars
+        rw, cw = self.words.entries(texts)
+        rc, cc = self.chars.entries(texts)
+        rk, ck = self.keywords.entries(texts)
+        n_cols = self.n_features
+        key = np.concatenate([rw * n_cols + cw, rc * n_cols + (cc + n_words), rk * n_cols + (ck + kw_start)])
+        if not len(key):
+            return sp.csr_matrix((len(texts), n_cols))
+        key.sort()
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        counts = np.diff(np.append(starts, len(key)))
+        rr, col = np.divmod(key[starts], n_cols)
+        ngram = col < kw_start
+        idf = self._idf
+        data = np.where(ngram, (1.0 + np.log(counts)) * idf[np.minimum(col, kw_start - 1)],
+                        np.log1p(counts) * self.keyword_weight)
+        # l2 norms per (row, block) of the two TF-IDF blocks; keyword counts are not normalized.
+        block = rr * 2 + (col >= n_words)
+        sq = np.where(ngram, data * data, 0.0)
+        norms = np.sqrt(np.bincount(block, weights=sq, minlength=2 * len(texts)))
+        norms[norms == 0] = 1.0
+        data = np.where(ngram, data / norms[block], data)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rr, minlength=len(texts)), out=indptr[1:])
+        return sp.csr_matrix((data, col.astype(np.int32), indptr.astype(np.int32)), shape=(len(texts), n_cols))
 
+    @property
+    def _idf(self) -> np.ndarray:
+        idf = self.__dict__.get("_idf_cache")
+        if idf is None:
+            idf = self.__dict__["_idf_cache"] = np.concatenate([self.words.idf, self.chars.idf])
+        return idf
 
-def _hstack_csr(blocks: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
-    """Horizontal stack of CSR matrices with the same rows (cheaper than scipy's for one row)."""
-    n = blocks[0].shape[0]
-    offset = 0
-    data, indices, lengths = [], [], []
-    for b in blocks:
-        data.append(b.data)
-        indices.append(b.indices.astype(np.int32) + offset)
-        lengths.append(np.diff(b.indptr))
-        offset += b.shape[1]
-    if n == 1:
-        d, i = np.concatenate(data), np.concatenate(indices)
-        return sp.csr_matrix((d, i, np.array([0, len(d)], dtype=np.int32)), shape=(1, offset))
-    # Interleave rows: for each row, the slices of every block in order.
-    row_len = np.sum(lengths, axis=0)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(row_len, out=indptr[1:])
-    out_data = np.empty(indptr[-1], dtype=np.float64)
-    out_idx = np.empty(indptr[-1], dtype=np.int32)
-    start_in_row = indptr[:-1].copy()
-    for b, d, i, ln in zip(blocks, data, indices, lengths):
-        dest = np.repeat(start_in_row - b.indptr[:-1], ln) + np.arange(len(d))
-        out_data[dest] = d
-        out_idx[dest] = i
-        start_in_row += ln
-    return sp.csr_matrix((out_data, out_idx, indptr.astype(np.int32)), shape=(n, offset))
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_idf_cache", None)
+        return state

@@ -25,6 +25,9 @@ from functools import lru_cache
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _WHITESPACE_RE = re.compile(r"\s+")
+# Anything clean_whitespace would change: a control character, a surrogate, whitespace other than
+# a single space, two spaces in a row, or whitespace at either end.
+_NEEDS_CLEANING_RE = re.compile(_CONTROL_RE.pattern[:-1] + r"\ud800-\udfff]|[^\S ]|  |^\s|\s$")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_CARD_RE = re.compile(
     r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])"
@@ -39,9 +42,25 @@ _PII_HINT_RE = re.compile(r"@|\d{4}")
 MASKS = {"mobile": "[手机号]", "id_card": "[身份证号]", "bank_card": "[银行卡号]", "email": "[邮箱]"}
 
 
+_FULLWIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _halfwidth(match: re.Match[str]) -> str:
+    ch = match.group()
+    return " " if ch == "\u3000" else chr(ord(ch) - 0xFEE0)
+
+
 def nfkc(text: str) -> str:
-    """Unicode NFKC: full-width ASCII to half-width, compatibility characters folded."""
-    return unicodedata.normalize("NFKC", text)
+    """Unicode NFKC: full-width ASCII to half-width, compatibility characters folded.
+
+    Fast path: most Chinese text is NFKC already except for full-width punctuation, which is
+    mapped directly (it decomposes to one ASCII character, so the result is the same);
+    ``unicodedata.normalize`` runs only on what is still not normalized.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    text = _FULLWIDTH_RE.sub(_halfwidth, text)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 @lru_cache(maxsize=8)
@@ -58,6 +77,8 @@ def to_simplified(text: str, *, config: str = "t2s") -> str:
 
 def clean_whitespace(text: str) -> str:
     """Drop control characters and lone surrogates; collapse runs of whitespace to one space."""
+    if not _NEEDS_CLEANING_RE.search(text):  # the common case: one search instead of three subs
+        return text
     text = _SURROGATE_RE.sub("", text)
     text = _CONTROL_RE.sub(" ", text)
     return _WHITESPACE_RE.sub(" ", text).strip()

@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import re
@@ -27,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .bundle import load_bundle
-from .classifiers import TriageModel, contributions, decide_categories, explainable_names, top_terms_from
+from .classifiers import TriageModel, decide_categories, explainable_names, top_terms_chunk
 from .config import Config, ConfigSource, load_config
 from .errors import InputTypeError
 from .normalize import normalize_text
@@ -44,7 +43,7 @@ from .results import (
     Urgency,
 )
 from .routing import Guidance, closeness, deadlines, parse_time, review_tier, route
-from .severity import SeverityInputs, SeverityScorer
+from .severity import SeverityScorer
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +51,8 @@ METADATA_FIELDS = ("received_at", "customer_tier", "channel", "repeat_contacts",
 _METADATA_SET = frozenset(METADATA_FIELDS)
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _URGENCY_FLOOR = "high"  # a threat or a safety risk makes a complaint at least this urgent
+_NO_SENTIMENT = Sentiment(None, None)
+_NO_URGENCY = Urgency(None)
 
 
 def default_model_path() -> Path:
@@ -73,11 +74,11 @@ def default_model_path() -> Path:
     return here.parent / "models" / "default"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
-    """One scored text's head outputs, already decided and rounded (internal)."""
+    """One scored text's head outputs, already decided, explained and rounded (internal)."""
 
-    x: tuple[np.ndarray, np.ndarray]
+    terms: list[list[str]]  # explanation terms, in the order of the explained outputs
     chosen: list[int]
     category_scores: dict[str, float]
     fallback: bool
@@ -124,6 +125,7 @@ class TriagePipeline:
         self._severity_scorer = SeverityScorer(config)
         self._guidance = Guidance(config)
         self._tz = config.raw["routing"]["timezone"]
+        self._urgency_floor = self._levels.index(_URGENCY_FLOOR) if _URGENCY_FLOOR in self._levels else None
 
     # ------------------------------------------------------------------ public API
     def score(self, text: str, *, now: datetime | None = None, **metadata: Any) -> TriageResult:
@@ -264,10 +266,10 @@ class TriagePipeline:
         return [self._result(prepared[i], rows.get(i), metas[i], now) for i in range(len(prepared))]
 
     def _predict(self, texts: Sequence[str]) -> list["_Row"]:
-        """Every head on a chunk of normalized texts, decided and rounded for the whole chunk."""
+        """Every head on a chunk of normalized texts, decided, explained and rounded for the whole
+        chunk (per-row work is left to :meth:`_result`)."""
         heads = self.model.heads
         out = self.model.predict(texts)
-        X = out["X"]
         P_cat, P_sent, P_urg = out["category"], out["sentiment"], out["urgency"]
         p_threat, p_safety = out["threat"], out["safety"]
         cat = heads["category"]
@@ -277,72 +279,91 @@ class TriagePipeline:
         order = np.argsort(-P_cat, axis=1, kind="stable")
         review = self.config.routing.review
         close, unsure = closeness(P_cat, cat.thresholds, np.column_stack([p_threat, p_safety]), review["auto_margin"])
-        threat = p_threat >= heads["threat"].thresholds[0]
-        safety = p_safety >= heads["safety"].thresholds[0]
+        threat = (p_threat >= heads["threat"].thresholds[0]).tolist()
+        safety = (p_safety >= heads["safety"].thresholds[0]).tolist()
         sent = np.argmax(P_sent, axis=1).tolist()
         urg = np.argmax(P_urg, axis=1).tolist()
         neg = self._sentiments.index("negative") if "negative" in self._sentiments else None
         negative = P_sent[:, neg].tolist() if neg is not None else [0.0] * len(texts)
         cat_r, sent_r, urg_r = np.round(P_cat, 4).tolist(), np.round(P_sent, 4).tolist(), np.round(P_urg, 4).tolist()
         thr_r, saf_r = np.round(p_threat, 4).tolist(), np.round(p_safety, 4).tolist()
-        order_l, chosen_l, close_l = order.tolist(), chosen.tolist(), close.tolist()
-        fallback_l, unsure_l, threat_l, safety_l = fallback.tolist(), unsure.tolist(), threat.tolist(), safety.tolist()
+        chosen_l = [[j for j in o if c[j]] for o, c in zip(order.tolist(), chosen.tolist())]
         labels = self._labels
-        indptr, indices, contrib = contributions(X, heads.coef64, self._shown_mask)
-        bounds = indptr.tolist()
-        result = []
+        close_l = [[label for label, c in zip(labels, row) if c] for row in close.tolist()]
+        # Explain only what is shown: chosen categories, sentiment, the model's urgency level
+        # (above low), and the flags that are raised.
+        c0, s0, u0 = heads["category"].start, heads["sentiment"].start, heads["urgency"].start
+        t0, f0 = heads["threat"].start, heads["safety"].start
+        requests = []
         for r in range(len(texts)):
-            chosen_r, close_r = chosen_l[r], close_l[r]
-            lo, hi = bounds[r], bounds[r + 1]
-            result.append(_Row(
-                x=(indices[lo:hi], contrib[lo:hi]),
-                chosen=[j for j in order_l[r] if chosen_r[j]],
-                category_scores=dict(zip(labels, cat_r[r])),
-                fallback=fallback_l[r],
-                close=[label for label, c in zip(labels, close_r) if c],
-                unsure_flags=unsure_l[r],
-                sentiment=sent[r],
-                sentiment_scores=sent_r[r],
-                negative=negative[r],
-                urgency=urg[r],
-                urgency_scores=urg_r[r],
-                threat=threat_l[r],
-                safety=safety_l[r],
-                p_threat=thr_r[r],
-                p_safety=saf_r[r],
-            ))
-        return result
+            cols = [c0 + j for j in chosen_l[r]]
+            cols.append(s0 + sent[r])
+            if urg[r] > 0:
+                cols.append(u0 + urg[r] - 1)
+            if threat[r]:
+                cols.append(t0)
+            if safety[r]:
+                cols.append(f0)
+            requests.append(cols)
+        terms = top_terms_chunk(out["X"], heads.coef, requests, self._shown, self.config.classify.top_terms, self._shown_mask)
+        return [
+            _Row(terms[r], chosen_l[r], dict(zip(labels, cat_r[r])), fallback_l, close_l[r], unsure_l, sent[r], sent_r[r],
+                 negative[r], urg[r], urg_r[r], threat[r], safety[r], thr_r[r], saf_r[r])
+            for r, fallback_l, unsure_l in zip(range(len(texts)), fallback.tolist(), unsure.tolist())
+        ]
 
     def _result(self, prep: _Prepared, row: "_Row | None", meta: Mapping[str, Any], now: datetime | None) -> TriageResult:
+        """Everything per row after the heads: reasons, severity, guidance, review tier, routing."""
         cfg = self.config
+        text = prep.text
         reasons: list[str] = list(prep.notes)
         if row is None:
             categories: tuple[str, ...] = ()
             category_scores: dict[str, float] = {}
             primary = None
-            sentiment = Sentiment(None, None)
-            urgency = Urgency(None, {})
-            threat = safety = False
+            sentiment, urgency = _NO_SENTIMENT, _NO_URGENCY
+            threat = safety = fallback = unsure_flags = False
             p_threat = p_safety = None
             negative = 0.0
-            fallback = unsure_flags = False
             close: list[str] = []
         else:
-            categories, primary, sentiment, urgency = self._explain(prep, row, reasons)
+            categories, primary, sentiment, urgency = self._explain(text, row, reasons)
             category_scores, fallback, close, unsure_flags = row.category_scores, row.fallback, row.close, row.unsure_flags
             threat, safety, p_threat, p_safety, negative = row.threat, row.safety, row.p_threat, row.p_safety, row.negative
 
-        severity, deadline, signals, repeats = self._severity(prep.text, categories, urgency.level, negative, threat, safety, meta, now)
+        # Severity: the level before timeliness sets the deadlines; lateness can only raise it.
+        scorer = self._severity_scorer
+        signals = scorer.signals(text)
+        args = dict(
+            categories=categories, urgency=urgency.level, negative_probability=negative, threat=threat, safety=safety,
+        )
+        if meta:
+            args.update(
+                repeat_contacts=_as_count(meta.get("repeat_contacts"), "repeat_contacts"),
+                cluster_size=max(1, _as_count(meta.get("cluster_size"), "cluster_size")),
+                customer_tier=_as_text(meta.get("customer_tier")),
+                channel=_as_text(meta.get("channel")),
+            )
+            received = parse_time(meta.get("received_at"), tz=self._tz)
+        else:
+            received = None
+        severity = scorer.severity(scorer.points(signals, **args))
+        deadline = deadlines(received, severity.level, cfg, now=now)
+        if received is not None:
+            severity = scorer.severity(scorer.points(
+                signals, hours_past_respond=deadline.hours_past_respond, hours_past_resolve=deadline.hours_past_resolve, **args))
+            deadline = deadlines(received, severity.level, cfg, now=now)
+        repeats = max(args.get("repeat_contacts", 0), signals.repeats)
         reasons.append(
             f"severity {severity.score:g} ({severity.level_zh}): "
-            + ", ".join(f"{name} {pts:g}" for name, pts in severity.factors.items() if pts)
+            + ", ".join([f"{name} {pts:g}" for name, pts in severity.factors.items() if pts])
             + (f"; escalation to {', '.join(signals.targets)}" if threat and signals.targets else "")
             + (f"; {repeats} earlier contacts" if repeats else "")
         )
-        patterns = self._guidance.match(prep.text, repeats=repeats, threat=threat, targets=signals.targets,
+        patterns = self._guidance.match(text, repeats=repeats, threat=threat, targets=signals.targets,
                                         markers=signals.markers) if row is not None else []
         if patterns:
-            reasons.append("difficult customer: " + ", ".join(name for _, name, _ in patterns))
+            reasons.append("difficult customer: " + ", ".join([name for _, name, _ in patterns]))
         tier, why = review_tier(
             scored_normally=prep.status == STATUS_OK,
             category_scores=category_scores,
@@ -368,44 +389,40 @@ class TriagePipeline:
             primary_category=primary,
             sentiment=sentiment,
             urgency=urgency,
-            flags=Flags(threat=threat, safety=safety, threat_score=p_threat, safety_score=p_safety, overdue=overdue,
-                        difficult_customer=tuple(key for key, _, _ in patterns)),
+            flags=Flags(threat, safety, p_threat, p_safety, overdue, tuple([key for key, _, _ in patterns])),
             severity=severity,
             routing=routing,
             reasons=tuple(reasons),
             model_version=self.model_version,
         )
 
-    def _explain(self, prep: _Prepared, row: "_Row", reasons: list[str]):
+    def _explain(self, text: str, row: "_Row", reasons: list[str]):
         """Labels of a scored row, and the reasons naming the terms and rules behind each."""
-        heads = self.model.heads
-        k = self.config.classify.top_terms
         labels, levels = self._labels, self._levels
         idx = row.chosen
-        categories = tuple(labels[j] for j in idx)
+        scores = row.category_scores
+        categories = tuple([labels[j] for j in idx])
         primary = categories[0]
         s, u = row.sentiment, row.urgency
-        # Explain only what is shown: chosen categories, sentiment, the model's urgency level
-        # (above low), and the flags that are raised.
-        cols = [heads["category"].start + j for j in idx] + [heads["sentiment"].start + s]
-        extra = ((heads["urgency"].start + u - 1, u > 0), (heads["threat"].start, row.threat), (heads["safety"].start, row.safety))
-        cols += [c for c, on in extra if on]
-        terms = iter(top_terms_from(*row.x, cols, self._shown, k))
-        for j in idx:
-            words = next(terms)
-            reasons.append(f"category {labels[j]} ({row.category_scores[labels[j]]:.2f}): " + (", ".join(words) or "overall wording"))
+        terms = row.terms
+        for n, label in enumerate(categories):
+            reasons.append(f"category {label} ({scores[label]:.2f}): " + (", ".join(terms[n]) or "overall wording"))
         if row.fallback:
             reasons.append(f"no category passed its threshold; took the most probable ({primary})")
+        n = len(categories)
         sent_label = self._sentiments[s]
         sentiment = Sentiment(sent_label, row.sentiment_scores[s])
-        reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(next(terms)) or "overall wording"))
-        urg_terms, threat_terms, safety_terms = (next(terms) if on else [] for _, on in extra)
+        reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(terms[n]) or "overall wording"))
+        n += 1
+        urg_terms = terms[n] if u > 0 else []
+        n += u > 0
         if row.threat or row.safety:
-            found = self.model.features.keywords.find(prep.text)
-            for name, raised, p, words in (("threat", row.threat, row.p_threat, threat_terms), ("safety", row.safety, row.p_safety, safety_terms)):
+            found = self.model.features.keywords.find(text)
+            for name, raised, p in (("threat", row.threat, row.p_threat), ("safety", row.safety, row.p_safety)):
                 if raised:
-                    reasons.append(f"{name} ({p:.2f}): " + (", ".join(found.get(name) or words) or "overall wording"))
-        floor = levels.index(_URGENCY_FLOOR) if _URGENCY_FLOOR in levels else None
+                    reasons.append(f"{name} ({p:.2f}): " + (", ".join(found.get(name) or terms[n]) or "overall wording"))
+                    n += 1
+        floor = self._urgency_floor
         if (row.threat or row.safety) and floor is not None and u < floor:
             reasons.append(
                 f"urgency raised from {levels[u]} to {_URGENCY_FLOOR}: a "
@@ -416,43 +433,6 @@ class TriagePipeline:
             reasons.append(f"urgency {levels[u]} ({row.urgency_scores[u]:.2f})" + (": " + ", ".join(urg_terms) if u > 0 and urg_terms else ""))
         urgency = Urgency(levels[u], dict(zip(levels, row.urgency_scores)))
         return categories, primary, sentiment, urgency
-
-    def _severity(
-        self,
-        text: str,
-        categories: Sequence[str],
-        urgency: str | None,
-        negative: float,
-        threat: bool,
-        safety: bool,
-        meta: Mapping[str, Any],
-        now: datetime | None,
-    ):
-        cfg = self.config
-        scorer = self._severity_scorer
-        inputs = SeverityInputs(
-            text=text,
-            categories=categories,
-            urgency=urgency,
-            negative_probability=negative,
-            threat=bool(threat),
-            safety=bool(safety),
-            repeat_contacts=_as_count(meta.get("repeat_contacts"), "repeat_contacts"),
-            cluster_size=max(1, _as_count(meta.get("cluster_size"), "cluster_size")),
-            customer_tier=_as_text(meta.get("customer_tier")),
-            channel=_as_text(meta.get("channel")),
-        )
-        signals = scorer.signals(text)
-        base = scorer(inputs, signals, with_timeliness=False)
-        received = parse_time(meta.get("received_at"), tz=self._tz)
-        # Deadlines follow the level before timeliness; lateness can only raise the score.
-        first = deadlines(received, base.level, cfg, now=now)
-        repeats = max(inputs.repeat_contacts, signals.repeats)
-        if received is None:
-            return base, first, signals, repeats
-        late = dataclasses.replace(inputs, hours_past_respond=first.hours_past_respond, hours_past_resolve=first.hours_past_resolve)
-        final = scorer(late, signals)
-        return final, deadlines(received, final.level, cfg, now=now), signals, repeats
 
 
 def _restore_pipeline(model: TriageModel, manifest: Mapping[str, Any], config: Mapping[str, Any]) -> "TriagePipeline":

@@ -35,6 +35,10 @@ STATUS_NOT_STRING = "not_a_string"  # batch only: the value is not text
 SCORED_STATUSES = (STATUS_OK, STATUS_NO_CHINESE, STATUS_TRUNCATED)
 
 
+# Chinese names of the severity levels (the guides' 一般/重要/重大/危机); config.py re-exports it.
+LEVEL_NAMES_ZH = {"general": "一般", "important": "重要", "major": "重大", "crisis": "危机"}
+
+
 def _ro(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
@@ -85,8 +89,6 @@ class Severity:
 
     @property
     def level_zh(self) -> str:
-        from .config import LEVEL_NAMES_ZH
-
         return LEVEL_NAMES_ZH[self.level]
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .config import Config
+from .features import literal_pattern
 from .errors import InputTypeError
 from .results import Routing
 
@@ -31,6 +32,9 @@ class Deadlines:
     resolve_by: datetime | None
     hours_past_respond: float | None
     hours_past_resolve: float | None
+
+
+NO_DEADLINES = Deadlines(None, None, None, None)
 
 
 def _logit(p: float) -> float:
@@ -75,7 +79,7 @@ def parse_time(value: Any, *, tz: str) -> datetime | None:
 def deadlines(received_at: datetime | None, level: str, config: Config, *, now: datetime | None) -> Deadlines:
     """Respond-by and resolve-by times of a complaint received at ``received_at``."""
     if received_at is None:
-        return Deadlines(None, None, None, None)
+        return NO_DEADLINES
     sla = config.routing.sla[level]
     respond_by = received_at + timedelta(hours=float(sla["respond"]))
     resolve_by = received_at + timedelta(hours=float(sla["resolve"]))
@@ -149,22 +153,20 @@ class Guidance:
     """
 
     def __init__(self, config: Config):
-        import re
 
         self.patterns = []
         for key, pattern in config.routing.guidance.items():
-            words = sorted(pattern["words"], key=len, reverse=True)
-            regex = re.compile("|".join(map(re.escape, words))) if words else None
+            regex = literal_pattern(pattern["words"])
             self.patterns.append((key, pattern["name"], tuple(pattern["advice"]), pattern["signal"], regex))
 
     def match(self, text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str]) -> list[tuple[str, str, tuple[str, ...]]]:
         """(key, name, advice) of every pattern the complaint shows, in config order."""
-        signals = {"repeats": repeats >= 2, "threat_media": threat and "media" in targets, "intensity": len(markers) >= 2}
-        return [
-            (key, name, advice)
-            for key, name, advice, signal, regex in self.patterns
-            if signals.get(signal, False) or (regex is not None and regex.search(text))
-        ]
+        fired = {"repeats": repeats >= 2, "threat_media": threat and "media" in targets, "intensity": len(markers) >= 2}
+        out = []
+        for key, name, advice, signal, regex in self.patterns:
+            if fired.get(signal, False) or (regex is not None and regex.search(text)):
+                out.append((key, name, advice))
+        return out
 
 
 def difficult_customer(text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str],

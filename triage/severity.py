@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from .config import LEVELS, SEVERITY_FACTORS, Config
+from .features import literal_pattern
 from .results import Severity
 
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
@@ -62,7 +63,7 @@ def find_amount(text: str) -> float:
 
 @lru_cache(maxsize=32)
 def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))) if words else re.compile(r"(?!)")
+    return literal_pattern(words) or re.compile(r"(?!)")
 
 
 def count_repeats(text: str, markers: Sequence[str]) -> int:
@@ -172,42 +173,84 @@ class SeverityScorer:
     def factors(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> dict[str, float]:
         """Points of every factor, each within 0..its cap, rounded to 0.1."""
         sig = signals if signals is not None else self.signals(inputs.text)
-        category_pts = max((self.category_points.get(c, 0.0) for c in inputs.categories), default=0.0)
-        if inputs.safety and "quality" in inputs.categories:
+        return self.points(
+            sig,
+            categories=inputs.categories,
+            urgency=inputs.urgency,
+            negative_probability=inputs.negative_probability,
+            threat=inputs.threat,
+            safety=inputs.safety,
+            repeat_contacts=inputs.repeat_contacts,
+            cluster_size=inputs.cluster_size,
+            customer_tier=inputs.customer_tier,
+            channel=inputs.channel,
+            hours_past_respond=inputs.hours_past_respond if with_timeliness else None,
+            hours_past_resolve=inputs.hours_past_resolve if with_timeliness else None,
+        )
+
+    def points(
+        self,
+        sig: TextSignals,
+        *,
+        categories: Sequence[str],
+        urgency: str | None,
+        negative_probability: float,
+        threat: bool,
+        safety: bool,
+        repeat_contacts: int = 0,
+        cluster_size: int = 1,
+        customer_tier: str | None = None,
+        channel: str | None = None,
+        hours_past_respond: float | None = None,
+        hours_past_resolve: float | None = None,
+    ) -> dict[str, float]:
+        """:meth:`factors` from plain values (what the pipeline calls for every complaint)."""
+        category_points = self.category_points
+        category_pts = max([category_points.get(c, 0.0) for c in categories], default=0.0)
+        if safety and "quality" in categories:
             category_pts = max(category_pts, self.safety_defect)
         money_pts = 0.0
         for threshold, points in self.brackets:
             if sig.amount >= threshold:
                 money_pts = points
-        repeats = max(inputs.repeat_contacts, sig.repeats)
+        repeats = max(repeat_contacts, sig.repeats)
         timeliness_pts = 0.0
-        if with_timeliness:
-            if inputs.hours_past_resolve is not None and inputs.hours_past_resolve > 0:
-                timeliness_pts = self.past_resolve
-            elif inputs.hours_past_respond is not None and inputs.hours_past_respond > 0:
-                timeliness_pts = self.past_respond
-        raw = (
-            ("content", category_pts + self.urgency_points.get(inputs.urgency, 0.0) if inputs.urgency else category_pts),
-            ("emotion", self.negative * inputs.negative_probability + self.per_marker * len(sig.markers)),
-            ("escalation", self._threat_points(inputs.threat, sig.targets) + self.safety * inputs.safety),
-            ("money", money_pts),
-            ("volume", self.per_repeat * repeats + self.per_cluster_member * max(0, inputs.cluster_size - 1)),
-            ("source", self.tiers.get((inputs.customer_tier or "").strip().lower(), 0.0)
-                       + self.channels.get((inputs.channel or "").strip().lower(), 0.0)),
-            ("timeliness", timeliness_pts),
-        )
+        if hours_past_resolve is not None and hours_past_resolve > 0:
+            timeliness_pts = self.past_resolve
+        elif hours_past_respond is not None and hours_past_respond > 0:
+            timeliness_pts = self.past_respond
+        source = 0.0
+        if customer_tier:
+            source += self.tiers.get(customer_tier.strip().lower(), 0.0)
+        if channel:
+            source += self.channels.get(channel.strip().lower(), 0.0)
         caps = self.caps
-        return {name: round(max(0.0, min(caps[name], value)), 1) for name, value in raw}
+        return {
+            "content": _clip(category_pts + self.urgency_points.get(urgency, 0.0) if urgency else category_pts, caps["content"]),
+            "emotion": _clip(self.negative * negative_probability + self.per_marker * len(sig.markers), caps["emotion"]),
+            "escalation": _clip(self._threat_points(threat, sig.targets) + self.safety * safety, caps["escalation"]),
+            "money": _clip(money_pts, caps["money"]),
+            "volume": _clip(self.per_repeat * repeats + self.per_cluster_member * max(0, cluster_size - 1), caps["volume"]),
+            "source": _clip(source, caps["source"]),
+            "timeliness": _clip(timeliness_pts, caps["timeliness"]),
+        }
 
     def _threat_points(self, threat: bool, targets: Sequence[str]) -> float:
         if not threat:
             return 0.0
         return max([self.threat] + [points for name, points, _ in self.targets if name in targets])
 
-    def __call__(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> Severity:
-        factors = self.factors(inputs, signals, with_timeliness=with_timeliness)
+    def severity(self, factors: Mapping[str, float]) -> Severity:
+        """The score (the sum of the factors) and its level."""
         score = round(sum(factors.values()), 1)
         return Severity(score=score, level=level_for(score, self.levels), factors=factors)
+
+    def __call__(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> Severity:
+        return self.severity(self.factors(inputs, signals, with_timeliness=with_timeliness))
+
+
+def _clip(value: float, cap: float) -> float:
+    return round(max(0.0, min(cap, value)), 1)
 
 
 def factor_points(inputs: SeverityInputs, config: Config, *, with_timeliness: bool = True) -> dict[str, float]:
