@@ -1,6 +1,21 @@
-import pytest
+import re
+import unicodedata
 
-from triage.normalize import clean_whitespace, mask_pii, nfkc, normalize, normalize_text, to_simplified
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triage.normalize import (
+    _CONTROL_RE,
+    _OTHER_SPACE,
+    _SURROGATE_RE,
+    clean_whitespace,
+    mask_pii,
+    nfkc,
+    normalize,
+    normalize_text,
+    to_simplified,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +90,30 @@ def test_normalize_text_truncates_and_counts_bad_characters():
     out = normalize_text("投诉" * 100 + "\ud800", max_chars=50)
     assert out.truncated and len(out.text) == 50 and out.invalid_characters == 1
     assert not normalize_text("短文本", max_chars=50).truncated
+
+
+# The fast paths of nfkc and clean_whitespace must give exactly what the plain definitions give.
+_MIXED = st.text(
+    alphabet=st.sampled_from(
+        list("ａＡ１！，　 \t\n\r\x00\x1f\x7f\x85\xa0\u200b\u2028\u3000\ufeff中國é①ｶﾞ가\u1100\u1161\u0301\uf900")
+        + ["\ud800", "e", "A", "1", "!"]
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_MIXED)
+def test_nfkc_fast_path_equals_unicodedata(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_MIXED)
+def test_clean_whitespace_fast_path_equals_the_substitutions(text):
+    expected = re.sub(r"\s+", " ", _CONTROL_RE.sub(" ", _SURROGATE_RE.sub("", text))).strip()
+    assert clean_whitespace(text) == expected
+
+
+def test_other_space_lists_every_whitespace_character():
+    assert set(_OTHER_SPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()} - {" "}

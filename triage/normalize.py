@@ -25,9 +25,10 @@ from functools import lru_cache
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _WHITESPACE_RE = re.compile(r"\s+")
-# Anything clean_whitespace would change: a control character, a surrogate, whitespace other than
-# a single space, two spaces in a row, or whitespace at either end.
-_NEEDS_CLEANING_RE = re.compile(_CONTROL_RE.pattern[:-1] + r"\ud800-\udfff]|[^\S ]|  |^\s|\s$")
+# Characters clean_whitespace changes wherever they are: control characters, surrogates and
+# whitespace other than the plain space (what str.isspace() and the regex \s call whitespace).
+_OTHER_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_NEEDS_CLEANING_RE = re.compile(_CONTROL_RE.pattern[:-1] + "\\ud800-\\udfff" + re.escape(_OTHER_SPACE) + "]")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _ID_CARD_RE = re.compile(
     r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])"
@@ -77,8 +78,8 @@ def to_simplified(text: str, *, config: str = "t2s") -> str:
 
 def clean_whitespace(text: str) -> str:
     """Drop control characters and lone surrogates; collapse runs of whitespace to one space."""
-    if not _NEEDS_CLEANING_RE.search(text):  # the common case: one search instead of three subs
-        return text
+    if not (_NEEDS_CLEANING_RE.search(text) or "  " in text or text[:1] == " " or text[-1:] == " "):
+        return text  # the common case: one search instead of three substitutions
     text = _SURROGATE_RE.sub("", text)
     text = _CONTROL_RE.sub(" ", text)
     return _WHITESPACE_RE.sub(" ", text).strip()
