@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import DATA
 from triage.batch.io import detect_encoding, iter_chunks
-from triage.batch.score import score_file
+from triage.batch.score import result_columns, score_file
 from triage.errors import InputFileError
 
 NOW = "2026-11-22T09:00:00+08:00"
@@ -156,3 +156,19 @@ def test_unknown_encoding_and_missing_column(pipe, backlog, tmp_path):
         score_file(pipe, backlog, tmp_path / "o.csv", encoding="latin-9x")
     with pytest.raises(InputFileError, match="There is no column '受理日期'"):
         score_file(pipe, backlog, tmp_path / "o.csv", metadata_cols={"received_at": "受理日期"})
+
+
+def test_result_columns_match_the_result_objects(pipe):
+    texts = ["快递三天没到，客服不理人，我要打12315", "", "质量很好，下次还来"]
+    results = pipe.score_many(texts, metadata=[{"received_at": "2026-11-02 09:00"}, {}, {}])
+    cols = result_columns(results, pipe.model.labels["categories"])
+    assert {len(v) for v in cols.values()} == {3}
+    for i, r in enumerate(results):
+        assert cols["triage_status"][i] == r.status
+        assert cols["triage_categories"][i] == "|".join(r.categories)
+        assert cols["triage_severity_factors"][i] == json.dumps(dict(r.severity.factors))
+        assert cols["triage_reasons"][i] == " | ".join(r.reasons)
+        assert cols["triage_respond_by"][i] == r.routing.respond_by
+        for label in pipe.model.labels["categories"]:
+            assert cols[f"triage_p_{label}"][i] == r.category_scores.get(label)
+    assert result_columns([], ["quality"])["triage_p_quality"] == []

@@ -250,7 +250,7 @@ class SeverityScorer:
 
 
 def _clip(value: float, cap: float) -> float:
-    return round(max(0.0, min(cap, value)), 1)
+    return round(float(max(0.0, min(cap, value))), 1)
 
 
 def factor_points(inputs: SeverityInputs, config: Config, *, with_timeliness: bool = True) -> dict[str, float]:

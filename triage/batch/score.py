@@ -60,40 +60,41 @@ class BatchSummary:
         }
 
 
-_HEAD_COLUMNS: tuple[tuple[str, Callable[[TriageResult], Any]], ...] = (
-    ("triage_status", lambda r: r.status),
-    ("triage_categories", lambda r: "|".join(r.categories)),
-    ("triage_primary_category", lambda r: r.primary_category),
+_HEAD_COLUMNS = ("triage_status", "triage_categories", "triage_primary_category")
+_TAIL_COLUMNS = (
+    "triage_sentiment", "triage_sentiment_score", "triage_urgency", "triage_threat", "triage_safety",
+    "triage_severity", "triage_severity_level", "triage_severity_factors", "triage_department",
+    "triage_co_departments", "triage_informed", "triage_sla_respond_hours", "triage_sla_resolve_hours",
+    "triage_respond_by", "triage_resolve_by", "triage_overdue", "triage_review_tier",
+    "triage_difficult_customer", "triage_advice", "triage_reasons", "triage_model_version",
 )
-_TAIL_COLUMNS: tuple[tuple[str, Callable[[TriageResult], Any]], ...] = (
-    ("triage_sentiment", lambda r: r.sentiment.label),
-    ("triage_sentiment_score", lambda r: r.sentiment.score),
-    ("triage_urgency", lambda r: r.urgency.level),
-    ("triage_threat", lambda r: r.flags.threat),
-    ("triage_safety", lambda r: r.flags.safety),
-    ("triage_severity", lambda r: r.severity.score),
-    ("triage_severity_level", lambda r: r.severity.level),
-    ("triage_severity_factors", lambda r: json.dumps(dict(r.severity.factors))),
-    ("triage_department", lambda r: r.routing.department),
-    ("triage_co_departments", lambda r: "|".join(r.routing.co_departments)),
-    ("triage_informed", lambda r: "|".join(r.routing.informed)),
-    ("triage_sla_respond_hours", lambda r: r.routing.sla_respond_hours),
-    ("triage_sla_resolve_hours", lambda r: r.routing.sla_resolve_hours),
-    ("triage_respond_by", lambda r: r.routing.respond_by),
-    ("triage_resolve_by", lambda r: r.routing.resolve_by),
-    ("triage_overdue", lambda r: r.flags.overdue),
-    ("triage_review_tier", lambda r: r.routing.review_tier),
-    ("triage_difficult_customer", lambda r: "|".join(r.flags.difficult_customer)),
-    ("triage_advice", lambda r: " | ".join(r.routing.advice)),
-    ("triage_reasons", lambda r: " | ".join(r.reasons)),
-    ("triage_model_version", lambda r: r.model_version),
-)
+
+
+def _factors_json(factors: Mapping[str, float]) -> str:
+    # json.dumps of a dict of ASCII names to floats, three times faster (a test pins the equality)
+    return "{" + ", ".join([f'"{name}": {float(points)!r}' for name, points in factors.items()]) + "}"
+
+
+def _row_values(r: TriageResult, labels: Sequence[str]) -> tuple[Any, ...]:
+    scores, sev, routing, flags = r.category_scores, r.severity, r.routing, r.flags
+    return (
+        r.status, "|".join(r.categories), r.primary_category,
+        *[scores.get(label) for label in labels],
+        r.sentiment.label, r.sentiment.score, r.urgency.level, flags.threat, flags.safety,
+        sev.score, sev.level, _factors_json(sev.factors), routing.department,
+        "|".join(routing.co_departments), "|".join(routing.informed), routing.sla_respond_hours,
+        routing.sla_resolve_hours, routing.respond_by, routing.resolve_by, flags.overdue, routing.review_tier,
+        "|".join(flags.difficult_customer), " | ".join(routing.advice), " | ".join(r.reasons), r.model_version,
+    )
 
 
 def result_columns(results: Sequence[TriageResult], labels: Sequence[str]) -> dict[str, list[Any]]:
     """The ``triage_*`` columns for a list of results (one probability column per category)."""
-    probs = tuple((f"triage_p_{label}", lambda r, label=label: r.category_scores.get(label)) for label in labels)
-    return {name: [get(r) for r in results] for name, get in _HEAD_COLUMNS + probs + _TAIL_COLUMNS}
+    names = _HEAD_COLUMNS + tuple(f"triage_p_{label}" for label in labels) + _TAIL_COLUMNS
+    if not results:
+        return {name: [] for name in names}
+    columns = zip(*[_row_values(r, labels) for r in results])
+    return dict(zip(names, map(list, columns)))
 
 
 # ---------------------------------------------------------------------------------- scoring
