@@ -347,6 +347,36 @@ def _arrow_table(frame: Any):
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _prepared(frame: Any, neutralise: bool) -> Any:
+    """A copy with text columns as Python objects, neutralised against formula injection."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].astype(object)
+            if neutralise:
+                frame[col] = _neutralise_series(frame[col])
+    return frame
+
+
+def encode_frame(frame: Any, fmt: str, *, neutralise: bool = True) -> str:
+    """A chunk as the text of a CSV/TSV (no header) or JSON Lines file.
+
+    Worker processes encode their own chunks, so that the parent only appends text (sending a
+    string back is much cheaper than a frame of many string columns). ``neutralise`` applies to
+    CSV/TSV only (JSON Lines is not opened by spreadsheets).
+    """
+    if fmt == "jsonl":
+        if not len(frame):
+            return ""
+        text = _prepared(frame, False).to_json(orient="records", lines=True, force_ascii=False)
+        return text if text.endswith("\n") else text + "\n"
+    if fmt not in ("csv", "tsv"):
+        raise ValueError(f"encode_frame writes csv, tsv or jsonl, not {fmt!r}.")
+    return _prepared(frame, neutralise).to_csv(index=False, header=False, sep="\t" if fmt == "tsv" else ",")
+
+
 class TableWriter:
     """Append chunks to one output file of any supported format (CSV/TSV, JSON Lines, Parquet,
     Excel), in a temporary location; :meth:`close` finishes the file."""
@@ -367,32 +397,13 @@ class TableWriter:
         self._columns: list[str] | None = None
 
     def write(self, frame: Any) -> None:
-        import pandas as pd
-
-        frame = frame.copy()
-        for col in frame.columns:
-            if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-                frame[col] = frame[col].astype(object)
-                if self.neutralise:
-                    frame[col] = _neutralise_series(frame[col])
         if self._columns is None:
             self._columns = [str(c) for c in frame.columns]
-        if self.fmt in ("csv", "tsv"):
-            if self._fh is None and self.append:
-                self._fh = self.path.open("a", encoding="utf-8", newline="")
-                frame.to_csv(self._fh, index=False, header=False, sep="\t" if self.fmt == "tsv" else ",")
-            elif self._fh is None:
-                self._fh = self.path.open("w", encoding="utf-8-sig" if self.bom else "utf-8", newline="")
-                frame.to_csv(self._fh, index=False, sep="\t" if self.fmt == "tsv" else ",")
-            else:
-                frame.to_csv(self._fh, index=False, header=False, sep="\t" if self.fmt == "tsv" else ",")
-        elif self.fmt == "jsonl":
-            if self._fh is None:
-                self._fh = self.path.open("a" if self.append else "w", encoding="utf-8")
-            if len(frame):
-                text = frame.to_json(orient="records", lines=True, force_ascii=False)
-                self._fh.write(text if text.endswith("\n") else text + "\n")
-        elif self.fmt == "parquet":
+        if self.fmt in ("csv", "tsv", "jsonl"):
+            self.write_encoded(encode_frame(frame, self.fmt, neutralise=self.neutralise), self._columns)
+            return
+        frame = _prepared(frame, self.neutralise)
+        if self.fmt == "parquet":
             import pyarrow.parquet as pq
 
             table = _arrow_table(frame)
@@ -409,6 +420,19 @@ class TableWriter:
                 self._sheet.append(self._columns)
             for row in frame.itertuples(index=False, name=None):
                 self._sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+
+    def write_encoded(self, text: str, columns: Sequence[str]) -> None:
+        """Append a chunk already encoded by :func:`encode_frame` (CSV/TSV/JSON Lines), e.g. by a
+        worker process; the header is written before the first chunk of a new file."""
+        if self._fh is None:
+            new = not self.append
+            encoding = "utf-8-sig" if (self.bom and new and self.fmt != "jsonl") else "utf-8"
+            self._fh = self.path.open("w" if new else "a", encoding=encoding, newline="")
+            if new and self.fmt in ("csv", "tsv"):
+                import pandas as pd
+
+                self._fh.write(pd.DataFrame(columns=list(columns)).to_csv(index=False, sep="\t" if self.fmt == "tsv" else ","))
+        self._fh.write(text)
 
     def flush(self) -> None:
         if self._fh is not None:

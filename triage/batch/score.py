@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..errors import InputFileError
 from ..pipeline import TriagePipeline
 from ..results import TriageResult
-from .io import Chunk, TableWriter, detect_text_column, format_of, iter_chunks
+from .io import Chunk, TableWriter, detect_text_column, encode_frame, format_of, iter_chunks
 
 METADATA_OPTIONS = ("id", "received_at", "customer_id", "customer_tier", "channel", "repeat_contacts")
 STATUS_UNDECODABLE = "undecodable"
@@ -105,6 +105,8 @@ class _Plan:
     text_col: str
     metadata_cols: tuple[tuple[str, str], ...]
     now: str | None
+    encode: str | None = None  # csv/tsv/jsonl: workers return the chunk as text, ready to append
+    neutralise: bool = True
 
 
 def score_chunk(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> Any:
@@ -152,7 +154,21 @@ def _init_worker(pipeline_bytes: bytes) -> None:
 def _score_in_worker(args: tuple[Chunk, _Plan, Mapping[str, Sequence[Any]] | None]) -> Any:
     chunk, plan, volume = args
     assert _WORKER_PIPELINE is not None
-    return score_chunk(_WORKER_PIPELINE, chunk, plan, volume)
+    return _score_and_encode(_WORKER_PIPELINE, chunk, plan, volume)
+
+
+_SUMMARY_COLUMNS = ("triage_status", "triage_categories", "triage_severity_level")
+
+
+def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, str | None, list[str]]:
+    """(frame, encoded text, columns): with ``plan.encode`` the chunk comes back as the text to
+    append and a frame of only what the summary and the errors file need."""
+    frame = score_chunk(pipeline, chunk, plan, volume)
+    columns = [str(c) for c in frame.columns]
+    if plan.encode is None:
+        return frame, None, columns
+    text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
+    return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
 
 
 # --------------------------------------------------------------------------------- volume
@@ -299,7 +315,7 @@ def score_file(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         (work / "state.json").write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")
-    plan = _Plan(col, tuple(metadata_cols.items()), state["now"])
+    plan = _Plan(col, tuple(metadata_cols.items()), state["now"], encode=out_fmt if out_fmt in ("csv", "tsv", "jsonl") else None)
 
     # First pass: batch-wide volume signals (kept in the work directory for a resume).
     volume_file = work / "volume.pickle"
@@ -336,9 +352,13 @@ def score_file(
             part.unlink()
     writer = TableWriter(partial, out_fmt, bom=bom, append=partial.exists() and partial.stat().st_size > 0) if append else None
 
-    def handle(index: int, chunk: Chunk, frame: Any) -> None:
+    def handle(index: int, chunk: Chunk, scored: tuple[Any, str | None, list[str]]) -> None:
+        frame, text, columns = scored
         if writer is not None:
-            writer.write(frame)
+            if text is not None:
+                writer.write_encoded(text, columns)
+            else:
+                writer.write(frame)
             writer.flush()
         else:
             _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps(frame, protocol=5))
@@ -447,7 +467,7 @@ def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None
     """Score the chunks and hand each scored frame to ``handle`` in input order."""
     if jobs == 1:
         for index, chunk, vol in tasks:
-            handle(index, chunk, score_chunk(pipeline, chunk, plan, vol))
+            handle(index, chunk, _score_and_encode(pipeline, chunk, plan, vol))
         return
     payload = pickle.dumps(pipeline)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(payload,)) as pool:
