@@ -132,3 +132,22 @@ def test_compiled_model_equals_the_estimators(small_model_dir, corpus_rows):
     np.testing.assert_allclose(out["sentiment"], heads.sentiment.predict_proba(X), rtol=1e-6)
     np.testing.assert_allclose(out["urgency"], heads.urgency.predict_proba(X), rtol=1e-6)
     np.testing.assert_allclose(out["threat"], heads.threat.predict_proba(X)[:, 1], rtol=1e-6)
+
+
+def test_thresholds_can_be_tuned_on_out_of_fold_probabilities_pooled_with_dev():
+    texts, X = _toy()
+    Y = np.array([[("坏" in t), ("贵" in t), ("满意" in t)] for t in texts], dtype=int)
+    head = CategoryHead(labels=("quality", "price", "other")).fit(X, Y)
+    assert head.oof_proba_.shape == Y.shape  # calibrated, from models that did not see the row
+    assert ((head.oof_proba_ >= 0) & (head.oof_proba_ <= 1)).all()
+    # Dev alone has too few positives (< min_support): thresholds stay 0.5 ...
+    head.tune_thresholds(X[:4], Y[:4])
+    assert (head.thresholds_ == 0.5).all()
+    # ... pooled with the out-of-fold probabilities there is enough to tune on.
+    head.tune_thresholds(X[:4], Y[:4], pooled=(head.oof_proba_, Y))
+    P = np.vstack([head.predict_proba(X[:4]), head.oof_proba_])
+    Yp = np.vstack([Y[:4], Y])
+    for j in range(3):
+        pred = P[:, j] >= head.thresholds_[j]
+        f1 = 2 * (pred & (Yp[:, j] == 1)).sum() / (pred.sum() + Yp[:, j].sum())
+        assert f1 == pytest.approx(1.0)  # separable toy data: the tuned threshold separates it

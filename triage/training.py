@@ -76,6 +76,7 @@ class TrainSettings:
     feature_params: dict[str, Any] = field(default_factory=dict)
     C: float = 4.0  # see docs/ARCHITECTURE.md: a larger C fits our corpus better and real text worse
     seed: int = 0
+    pool_oof: bool = True  # tune thresholds on dev + out-of-fold training probabilities (False: dev only)
     categories: Sequence[str] = CATEGORIES
     user_words: Sequence[tuple[str, int, str]] | None = None
     keyword_groups: Mapping[str, Sequence[str]] | None = None
@@ -176,15 +177,29 @@ def fit_heads(
         idx = need(name)
         flags[name] = FlagHead(C=settings.C, random_state=settings.seed).fit(X[idx], [int(train_rows[i][name]) for i in idx], weights[idx])
 
-    if dev:
+    # Thresholds: tuned on dev pooled with the out-of-fold probabilities of the training rows
+    # (settings.pool_oof), which steadies them; a base model's rows are left out of the pool, so
+    # that an analyst's thresholds follow their own data.
+    own = np.array([not str(r.get("id", "")).startswith("base:") for r in train_rows], dtype=bool)
+
+    def pool(idx: np.ndarray, proba: np.ndarray | None, targets: np.ndarray):
+        if not settings.pool_oof or proba is None:
+            return None
+        keep = own[idx]
+        return proba[keep], targets[keep]
+
+    idx = rows_with("categories", train_rows)
+    cat_pool = pool(idx, category.oof_proba_, Y)
+    if dev or cat_pool is not None:
         d = rows_with("categories", dev)
-        if len(d):
-            Y_dev = np.array([[label in dev[i]["categories"] for label in labels] for i in d], dtype=int)
-            category.tune_thresholds(X_dev[d], Y_dev)
-        for name, head in flags.items():
-            d = rows_with(name, dev)
-            if len(d):
-                head.tune_threshold(X_dev[d], [int(dev[i][name]) for i in d])
+        Y_dev = np.array([[label in dev[i]["categories"] for label in labels] for i in d], dtype=int).reshape(len(d), len(labels))
+        category.tune_thresholds(X_dev[d] if len(d) else X[:0], Y_dev, pooled=cat_pool)
+    for name, head in flags.items():
+        idx = rows_with(name, train_rows)
+        flag_pool = pool(idx, head.oof_proba_, np.array([int(train_rows[i][name]) for i in idx]))
+        d = rows_with(name, dev)
+        if len(d) or flag_pool is not None:
+            head.tune_threshold(X_dev[d] if len(d) else X[:0], [int(dev[i][name]) for i in d], pooled=flag_pool)
     return TriageHeads(features, category, sentiment, urgency, flags["threat"], flags["safety"])
 
 
