@@ -172,3 +172,21 @@ def test_result_columns_match_the_result_objects(pipe):
         for label in pipe.model.labels["categories"]:
             assert cols[f"triage_p_{label}"][i] == r.category_scores.get(label)
     assert result_columns([], ["quality"])["triage_p_quality"] == []
+
+
+def test_csv_encoding_equals_pandas_to_csv():
+    from triage.batch.io import _prepared, encode_frame
+
+    frame = pd.DataFrame({
+        "text": ["=1+1", "好，「引号」", None, 'a "quoted", value', "-3", "line\nbreak"],
+        "n": [1, 2, 3, 4, 5, 6],
+        "x": [0.1, float("nan"), 5.0, 1e-05, -2.5, 3.0],
+        "flag": [True, False, True, False, True, False],
+        "mixed": [1, "a", None, float("nan"), 2.5, True],
+        "nullable": pd.array([1, None, 3, 4, None, 6], dtype="Int64"),
+        "when": pd.to_datetime(["2026-11-02 09:00", None, "2026-11-03 00:00", "2026-11-04 10:30", None, "2026-11-05 00:00"]),
+    })
+    for fmt, sep in (("csv", ","), ("tsv", "\t")):
+        for neutralise in (True, False):
+            expected = _prepared(frame, neutralise).to_csv(index=False, header=False, sep=sep)
+            assert encode_frame(frame, fmt, neutralise=neutralise) == expected

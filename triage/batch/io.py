@@ -365,7 +365,9 @@ def encode_frame(frame: Any, fmt: str, *, neutralise: bool = True) -> str:
 
     Worker processes encode their own chunks, so that the parent only appends text (sending a
     string back is much cheaper than a frame of many string columns). ``neutralise`` applies to
-    CSV/TSV only (JSON Lines is not opened by spreadsheets).
+    CSV/TSV only (JSON Lines is not opened by spreadsheets). CSV text is what
+    ``DataFrame.to_csv`` writes (the same ``csv`` module underneath; a test pins the equality),
+    from plain lists, which is faster than pandas' own formatting.
     """
     if fmt == "jsonl":
         if not len(frame):
@@ -374,7 +376,35 @@ def encode_frame(frame: Any, fmt: str, *, neutralise: bool = True) -> str:
         return text if text.endswith("\n") else text + "\n"
     if fmt not in ("csv", "tsv"):
         raise ValueError(f"encode_frame writes csv, tsv or jsonl, not {fmt!r}.")
-    return _prepared(frame, neutralise).to_csv(index=False, header=False, sep="\t" if fmt == "tsv" else ",")
+    import csv
+    import io
+
+    columns = [_csv_values(frame[c], neutralise) for c in frame.columns]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n").writerows(zip(*columns))
+    return buf.getvalue()
+
+
+def _csv_values(series: Any, neutralise: bool) -> list[Any]:
+    """A column's cells as to_csv writes them: missing values empty, formulas neutralised."""
+    import pandas as pd
+
+    kind = series.dtype.kind
+    if kind in "iub" and not series.hasnans:
+        return series.tolist()
+    if kind == "f" and type(series.dtype).__module__ == "numpy":
+        return [None if v != v else v for v in series.tolist()]
+    if kind in "mM":
+        return [None if v is pd.NaT or v is None else str(v) for v in series.astype(object).tolist()]
+    out = []
+    for v in series.tolist():
+        if isinstance(v, str):
+            if neutralise and v.startswith(_FORMULA_START):
+                v = "'" + v
+        elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+            v = None
+        out.append(v)
+    return out
 
 
 class TableWriter:

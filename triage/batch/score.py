@@ -469,16 +469,28 @@ def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None
         for index, chunk, vol in tasks:
             handle(index, chunk, _score_and_encode(pipeline, chunk, plan, vol))
         return
-    payload = pickle.dumps(pipeline)
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(payload,)) as pool:
-        pending: list[tuple[int, Chunk, Any]] = []
-        for index, chunk, vol in tasks:
-            pending.append((index, chunk, pool.submit(_score_in_worker, (chunk, plan, vol))))
-            if len(pending) >= 2 * jobs:  # bounded memory: at most 2 chunks per worker in flight
-                index0, chunk0, fut = pending.pop(0)
+    import multiprocessing
+
+    global _WORKER_PIPELINE
+    if multiprocessing.get_start_method() == "fork":
+        # Forked workers inherit the loaded pipeline (tokenizer built, caches warm): nothing to
+        # send or rebuild, which saves a fifth of a second per run.
+        _WORKER_PIPELINE = pipeline
+        pool_args: dict[str, Any] = {}
+    else:  # spawn (macOS, Windows): ship the pipeline once, pickled
+        pool_args = {"initializer": _init_worker, "initargs": (pickle.dumps(pipeline),)}
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, **pool_args) as pool:
+            pending: list[tuple[int, Chunk, Any]] = []
+            for index, chunk, vol in tasks:
+                pending.append((index, chunk, pool.submit(_score_in_worker, (chunk, plan, vol))))
+                if len(pending) >= 2 * jobs:  # bounded memory: at most 2 chunks per worker in flight
+                    index0, chunk0, fut = pending.pop(0)
+                    handle(index0, chunk0, fut.result())
+            for index0, chunk0, fut in pending:
                 handle(index0, chunk0, fut.result())
-        for index0, chunk0, fut in pending:
-            handle(index0, chunk0, fut.result())
+    finally:
+        _WORKER_PIPELINE = None
 
 
 __all__ = ["BatchSummary", "score_file", "score_chunk", "result_columns", "compute_volume"]
