@@ -341,7 +341,10 @@ def _arrow_table(frame: Any):
         ):
             arr = pa.array(pd.to_numeric(values, errors="coerce").astype(np.float64), type=pa.float64())
         else:
-            arr = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values.tolist()], type=pa.string())
+            try:  # text with missing values: converted by pyarrow itself
+                arr = pa.array(values, type=pa.string(), from_pandas=True)
+            except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed values: each as its str()
+                arr = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values.tolist()], type=pa.string())
         arrays.append(arr)
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
