@@ -128,17 +128,35 @@ class NormalizedText:
     invalid_characters: int
 
 
+def _has_surrogates(text: str) -> bool:
+    # Lone surrogates cannot be encoded; str.isascii() or a successful encode rules them out fast.
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def normalize(text: str, *, opencc: str = "t2s", mask: bool = True) -> str:
     """All normalization steps in order: NFKC, whitespace, traditional->simplified, PII masks."""
-    text = clean_whitespace(nfkc(_SURROGATE_RE.sub("", text)))
+    if _has_surrogates(text):
+        text = _SURROGATE_RE.sub("", text)
+    text = clean_whitespace(nfkc(text))
     text = to_simplified(text, config=opencc)
     return mask_pii(text) if mask else text
 
 
 def normalize_text(text: str, *, opencc: str = "t2s", mask: bool = True, max_chars: int = 5000) -> NormalizedText:
     """:func:`normalize`, plus truncation to ``max_chars`` and a count of removed bad characters."""
-    invalid = count_invalid_characters(text)
+    return NormalizedText(*normalized_parts(text, opencc, mask, max_chars))
+
+
+def normalized_parts(text: str, opencc: str = "t2s", mask: bool = True, max_chars: int = 5000) -> tuple[str, bool, int]:
+    """(text, truncated, invalid characters): :func:`normalize_text` without the result object."""
+    invalid = len(_SURROGATE_RE.findall(text)) if _has_surrogates(text) else 0
     # Truncate generously before the work, precisely after it.
     clean = normalize(text[: max_chars * 2], opencc=opencc, mask=mask)
     truncated = len(text) > max_chars * 2 or len(clean) > max_chars
-    return NormalizedText(text=clean[:max_chars], truncated=truncated, invalid_characters=invalid)
+    return clean[:max_chars], truncated, invalid

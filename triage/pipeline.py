@@ -29,7 +29,7 @@ from .bundle import load_bundle
 from .classifiers import TriageModel, decide_categories, explainable_names, top_terms_chunk
 from .config import Config, ConfigSource, load_config
 from .errors import InputTypeError
-from .normalize import normalize_text
+from .normalize import normalized_parts
 from .results import (
     STATUS_EMPTY,
     STATUS_MISSING,
@@ -37,12 +37,14 @@ from .results import (
     STATUS_NOT_STRING,
     STATUS_OK,
     STATUS_TRUNCATED,
+    LEVEL_NAMES_ZH,
     Flags,
     Sentiment,
     TriageResult,
     Urgency,
+    _make,
 )
-from .routing import Guidance, closeness, deadlines, parse_time, review_tier, route
+from .routing import Guidance, assignment, closeness, deadlines, parse_time, review_tier, route
 from .severity import SeverityScorer
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ class _Row:
     p_safety: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Prepared:
     status: str
     text: str  # normalized, masked
@@ -126,6 +128,7 @@ class TriagePipeline:
         self._guidance = Guidance(config)
         self._tz = config.raw["routing"]["timezone"]
         self._urgency_floor = self._levels.index(_URGENCY_FLOOR) if _URGENCY_FLOOR in self._levels else None
+        self._assignments: dict[tuple, tuple] = {}  # routing by labels, memoized (a pure function of the config)
 
     # ------------------------------------------------------------------ public API
     def score(self, text: str, *, now: datetime | None = None, **metadata: Any) -> TriageResult:
@@ -236,19 +239,17 @@ class TriagePipeline:
         if not isinstance(value, str):
             return _Prepared(STATUS_NOT_STRING, "", (f"the text is a {type(value).__name__}, not a string",))
         nc = self.config.normalize
-        norm = normalize_text(value, opencc=nc.opencc, mask=nc.mask_pii, max_chars=nc.max_chars)
-        notes: list[str] = []
-        if norm.invalid_characters:
-            notes.append(f"removed {norm.invalid_characters} invalid characters (lone surrogates)")
-        if not norm.text:
-            return _Prepared(STATUS_EMPTY, "", tuple(notes) + ("the text is empty after normalization",))
-        if norm.truncated:
-            notes.append(f"the text is longer than {nc.max_chars} characters; scored on its beginning")
-            return _Prepared(STATUS_TRUNCATED, norm.text, tuple(notes))
-        if not _CJK_RE.search(norm.text):
-            notes.append("the text has no Chinese characters; a person should check it")
-            return _Prepared(STATUS_NO_CHINESE, norm.text, tuple(notes))
-        return _Prepared(STATUS_OK, norm.text, tuple(notes))
+        text, truncated, invalid = normalized_parts(value, nc.opencc, nc.mask_pii, nc.max_chars)
+        notes: tuple[str, ...] = ()
+        if invalid:
+            notes = (f"removed {invalid} invalid characters (lone surrogates)",)
+        if not text:
+            return _Prepared(STATUS_EMPTY, "", notes + ("the text is empty after normalization",))
+        if truncated:
+            return _Prepared(STATUS_TRUNCATED, text, notes + (f"the text is longer than {nc.max_chars} characters; scored on its beginning",))
+        if not _CJK_RE.search(text):
+            return _Prepared(STATUS_NO_CHINESE, text, notes + ("the text has no Chinese characters; a person should check it",))
+        return _Prepared(STATUS_OK, text, notes)
 
     def _score_chunk(
         self, values: Sequence[Any], metas: Sequence[Mapping[str, Any]], *, now: datetime | None
@@ -334,28 +335,25 @@ class TriagePipeline:
         # Severity: the level before timeliness sets the deadlines; lateness can only raise it.
         scorer = self._severity_scorer
         signals = scorer.signals(text)
-        args = dict(
-            categories=categories, urgency=urgency.level, negative_probability=negative, threat=threat, safety=safety,
-        )
         if meta:
-            args.update(
-                repeat_contacts=_as_count(meta.get("repeat_contacts"), "repeat_contacts"),
-                cluster_size=max(1, _as_count(meta.get("cluster_size"), "cluster_size")),
-                customer_tier=_as_text(meta.get("customer_tier")),
-                channel=_as_text(meta.get("channel")),
-            )
+            repeat_contacts = _as_count(meta.get("repeat_contacts"), "repeat_contacts")
+            cluster_size = max(1, _as_count(meta.get("cluster_size"), "cluster_size"))
+            tier_name, channel = _as_text(meta.get("customer_tier")), _as_text(meta.get("channel"))
             received = parse_time(meta.get("received_at"), tz=self._tz)
         else:
-            received = None
-        severity = scorer.severity(scorer.points(signals, **args))
+            repeat_contacts, cluster_size, tier_name, channel, received = 0, 1, None, None, None
+        level_in = urgency.level
+        severity = scorer.severity(scorer._points(signals, categories, level_in, negative, threat, safety, repeat_contacts,
+                                                  cluster_size, tier_name, channel, None, None))
         deadline = deadlines(received, severity.level, cfg, now=now)
         if received is not None:
-            severity = scorer.severity(scorer.points(
-                signals, hours_past_respond=deadline.hours_past_respond, hours_past_resolve=deadline.hours_past_resolve, **args))
+            severity = scorer.severity(scorer._points(
+                signals, categories, level_in, negative, threat, safety, repeat_contacts, cluster_size, tier_name, channel,
+                deadline.hours_past_respond, deadline.hours_past_resolve))
             deadline = deadlines(received, severity.level, cfg, now=now)
-        repeats = max(args.get("repeat_contacts", 0), signals.repeats)
+        repeats = max(repeat_contacts, signals.repeats)
         reasons.append(
-            f"severity {severity.score:g} ({severity.level_zh}): "
+            f"severity {severity.score:g} ({LEVEL_NAMES_ZH[severity.level]}): "
             + ", ".join([f"{name} {pts:g}" for name, pts in severity.factors.items() if pts])
             + (f"; escalation to {', '.join(signals.targets)}" if threat and signals.targets else "")
             + (f"; {repeats} earlier contacts" if repeats else "")
@@ -375,21 +373,29 @@ class TriagePipeline:
             close=close,
             unsure_flags=unsure_flags,
         )
+        key = (categories, primary, severity.level, threat, safety)
+        assigned = self._assignments.get(key)
+        if assigned is None:
+            if len(self._assignments) > 10_000:
+                self._assignments.clear()
+            assigned = self._assignments[key] = assignment(categories, primary, severity.level, threat, safety, cfg)
         routing = route(
             categories=categories, primary=primary, level=severity.level, threat=threat, safety=safety,
-            tier=tier, deadline=deadline, config=cfg,
+            tier=tier, deadline=deadline, config=cfg, assigned=assigned,
             advice=[f"{name}：{a}" for _, name, advice in patterns for a in advice],
         )
-        reasons.append(f"routing {routing.department}" + (f" (primary category {primary})" if primary else "") + f"; review tier {tier}: {why}")
+        reasons.append(f"routing {assigned[0]}" + (f" (primary category {primary})" if primary else "") + f"; review tier {tier}: {why}")
         overdue = deadline.hours_past_respond is not None and deadline.hours_past_respond > 0
-        return TriageResult(
+        return _make(
+            TriageResult,
             status=prep.status,
             categories=categories,
             category_scores=category_scores,
             primary_category=primary,
             sentiment=sentiment,
             urgency=urgency,
-            flags=Flags(threat, safety, p_threat, p_safety, overdue, tuple([key for key, _, _ in patterns])),
+            flags=_make(Flags, threat=threat, safety=safety, threat_score=p_threat, safety_score=p_safety, overdue=overdue,
+                        difficult_customer=tuple([key for key, _, _ in patterns])),
             severity=severity,
             routing=routing,
             reasons=tuple(reasons),
@@ -411,7 +417,7 @@ class TriagePipeline:
             reasons.append(f"no category passed its threshold; took the most probable ({primary})")
         n = len(categories)
         sent_label = self._sentiments[s]
-        sentiment = Sentiment(sent_label, row.sentiment_scores[s])
+        sentiment = _make(Sentiment, label=sent_label, score=row.sentiment_scores[s])
         reasons.append(f"sentiment {sent_label} ({sentiment.score:.2f}): " + (", ".join(terms[n]) or "overall wording"))
         n += 1
         urg_terms = terms[n] if u > 0 else []
@@ -431,7 +437,7 @@ class TriagePipeline:
             u = floor
         else:
             reasons.append(f"urgency {levels[u]} ({row.urgency_scores[u]:.2f})" + (": " + ", ".join(urg_terms) if u > 0 and urg_terms else ""))
-        urgency = Urgency(levels[u], dict(zip(levels, row.urgency_scores)))
+        urgency = _make(Urgency, level=levels[u], scores=dict(zip(levels, row.urgency_scores)))
         return categories, primary, sentiment, urgency
 
 

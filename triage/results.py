@@ -43,6 +43,15 @@ def _ro(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
+def _make(cls, **fields: Any) -> Any:
+    """A frozen result object built without its generated ``__init__`` (which sets every field
+    through ``object.__setattr__``): the pipeline builds six of them per complaint. Callers pass
+    every field."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 @dataclass(frozen=True)
 class Sentiment:
     label: str | None

@@ -23,7 +23,7 @@ import numpy as np
 from .config import Config
 from .features import literal_pattern
 from .errors import InputTypeError
-from .results import Routing
+from .results import Routing, _make
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,15 @@ class Guidance:
         for key, pattern in config.routing.guidance.items():
             regex = literal_pattern(pattern["words"])
             self.patterns.append((key, pattern["name"], tuple(pattern["advice"]), pattern["signal"], regex))
+        self._any_word = literal_pattern([w for p in config.routing.guidance.values() for w in p["words"]])
 
     def match(self, text: str, *, repeats: int, threat: bool, targets: Sequence[str], markers: Sequence[str]) -> list[tuple[str, str, tuple[str, ...]]]:
         """(key, name, advice) of every pattern the complaint shows, in config order."""
         fired = {"repeats": repeats >= 2, "threat_media": threat and "media" in targets, "intensity": len(markers) >= 2}
+        if not (fired["repeats"] or fired["threat_media"] or fired["intensity"]) and (
+            self._any_word is None or not self._any_word.search(text)
+        ):
+            return []  # the common case: one search instead of one per pattern
         out = []
         for key, name, advice, signal, regex in self.patterns:
             if fired.get(signal, False) or (regex is not None and regex.search(text)):
@@ -175,19 +180,10 @@ def difficult_customer(text: str, *, repeats: int, threat: bool, targets: Sequen
     return Guidance(config).match(text, repeats=repeats, threat=threat, targets=targets, markers=markers)
 
 
-def route(
-    *,
-    categories: Sequence[str],
-    primary: str | None,
-    level: str,
-    threat: bool,
-    safety: bool,
-    tier: str,
-    deadline: Deadlines,
-    config: Config,
-    advice: Sequence[str] = (),
-) -> Routing:
-    """The routing recommendation for one complaint."""
+def assignment(categories: Sequence[str], primary: str | None, level: str, threat: bool, safety: bool,
+               config: Config) -> tuple[str, tuple[str, ...], tuple[str, ...], float, float]:
+    """(department, co-departments, informed, SLA respond hours, SLA resolve hours): the part of
+    the routing that depends only on the labels (the pipeline memoizes it)."""
     rc = config.routing
     department = rc.departments.get(primary, rc.default_department) if primary else rc.default_department
     co: list[str] = []
@@ -202,12 +198,31 @@ def route(
                 if dept != department and dept not in co and dept not in informed:
                     informed.append(dept)
     sla = rc.sla[level]
-    return Routing(
+    return department, tuple(co), tuple(informed), float(sla["respond"]), float(sla["resolve"])
+
+
+def route(
+    *,
+    categories: Sequence[str],
+    primary: str | None,
+    level: str,
+    threat: bool,
+    safety: bool,
+    tier: str,
+    deadline: Deadlines,
+    config: Config,
+    advice: Sequence[str] = (),
+    assigned: tuple[str, tuple[str, ...], tuple[str, ...], float, float] | None = None,
+) -> Routing:
+    """The routing recommendation for one complaint (``assigned``: :func:`assignment`, if known)."""
+    department, co, informed, respond, resolve = assigned or assignment(categories, primary, level, threat, safety, config)
+    return _make(
+        Routing,
         department=department,
-        co_departments=tuple(co),
-        informed=tuple(informed),
-        sla_respond_hours=float(sla["respond"]),
-        sla_resolve_hours=float(sla["resolve"]),
+        co_departments=co,
+        informed=informed,
+        sla_respond_hours=respond,
+        sla_resolve_hours=resolve,
         respond_by=deadline.respond_by.isoformat() if deadline.respond_by else None,
         resolve_by=deadline.resolve_by.isoformat() if deadline.resolve_by else None,
         review_tier=tier,

@@ -29,13 +29,13 @@ from typing import Mapping, Sequence
 
 from .config import LEVELS, SEVERITY_FACTORS, Config
 from .features import literal_pattern
-from .results import Severity
+from .results import Severity, _make
 
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_DIGIT_RE = re.compile(r"\d")
 _CURRENCY_BEFORE = ("¥", "$", "RMB", "人民币")
 _CURRENCY_AFTER = ("元", "块", "圆", "人民币", "rmb", "RMB")
 _MULTIPLIER = {"万": 10000.0, "w": 10000.0, "W": 10000.0, "千": 1000.0, "k": 1000.0, "K": 1000.0}
-_EXCLAMATION_RE_CACHE: dict[int, re.Pattern[str]] = {}
 _NTH_TIME_RE = re.compile(r"第([二三四五六七八九十两\d]+)次")
 _CN_DIGITS = {"二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
@@ -68,24 +68,35 @@ def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
 
 def count_repeats(text: str, markers: Sequence[str]) -> int:
     """How many earlier contacts the text implies: 第三次 -> 2, 多次/一直没人处理 -> 2."""
+    return _repeats(text, _alternation(tuple(markers)))
+
+
+def _repeats(text: str, pattern: re.Pattern[str]) -> int:
     repeats = 0
-    for m in _NTH_TIME_RE.finditer(text):
-        n = m.group(1)
-        value = int(n) if n.isdigit() else _CN_DIGITS.get(n, 2)
-        repeats = max(repeats, value - 1)
-    if repeats == 0 and _alternation(tuple(markers)).search(text):
+    if "次" in text:
+        for m in _NTH_TIME_RE.finditer(text):
+            n = m.group(1)
+            value = int(n) if n.isdigit() else _CN_DIGITS.get(n, 2)
+            repeats = max(repeats, value - 1)
+    if repeats == 0 and pattern.search(text):
         repeats = 2
     return min(repeats, 10)
 
 
 def intensity_markers(text: str, markers: Sequence[str], exclamation_run: int) -> list[str]:
     """The intensity markers present: strong words, and runs of ! or ? of the given length."""
-    found = list(dict.fromkeys(_alternation(tuple(markers)).findall(text)))
-    pattern = _EXCLAMATION_RE_CACHE.get(exclamation_run)
-    if pattern is None:
-        pattern = _EXCLAMATION_RE_CACHE[exclamation_run] = re.compile(r"[!?！？]{%d,}" % exclamation_run)
-    if pattern.search(text):
-        found.append("!" * exclamation_run)
+    return _markers(text, _alternation(tuple(markers)), _exclamations(exclamation_run), exclamation_run)
+
+
+@lru_cache(maxsize=8)
+def _exclamations(run: int) -> re.Pattern[str]:
+    return re.compile(r"[!?！？]{%d,}" % run)
+
+
+def _markers(text: str, pattern: re.Pattern[str], exclamations: re.Pattern[str], run: int) -> list[str]:
+    found = list(dict.fromkeys(pattern.findall(text)))
+    if exclamations.search(text):
+        found.append("!" * run)
     return found
 
 
@@ -140,6 +151,7 @@ class SeverityScorer:
     def __init__(self, config: Config):
         sev = config.severity
         self.caps = {name: float(getattr(sev, name)["max"]) for name in SEVERITY_FACTORS}
+        self._cap_list = [self.caps[name] for name in SEVERITY_FACTORS]
         self.category_points = dict(sev.content["category_points"])
         self.safety_defect = float(sev.content["safety_defect"])
         self.urgency_points = dict(sev.content["urgency_points"])
@@ -147,13 +159,17 @@ class SeverityScorer:
         self.per_marker = float(sev.emotion["per_marker"])
         self.marker_words = tuple(sev.emotion["markers"])
         self.exclamation_run = int(sev.emotion["exclamation_run"])
+        self._marker_pattern = _alternation(self.marker_words)
+        self._exclamation_pattern = _exclamations(self.exclamation_run)
         self.threat = float(sev.escalation["threat"])
         self.safety = float(sev.escalation["safety"])
         self.targets = [
             (name, float(t["points"]), _alternation(tuple(t["words"]))) for name, t in sev.escalation["targets"].items()
         ]
+        self._any_target = literal_pattern([w for t in sev.escalation["targets"].values() for w in t["words"]])
         self.brackets = [(float(a), float(p)) for a, p in sev.money["brackets"]]
         self.repeat_markers = tuple(sev.volume["repeat_markers"])
+        self._repeat_pattern = _alternation(self.repeat_markers)
         self.per_repeat = float(sev.volume["per_repeat"])
         self.per_cluster_member = float(sev.volume["per_cluster_member"])
         self.tiers = {str(k).strip().lower(): float(v) for k, v in sev.source["tiers"].items()}
@@ -163,11 +179,18 @@ class SeverityScorer:
         self.levels = sev.levels
 
     def signals(self, text: str) -> TextSignals:
-        return TextSignals(
-            markers=tuple(intensity_markers(text, self.marker_words, self.exclamation_run)),
-            amount=find_amount(text),
-            repeats=count_repeats(text, self.repeat_markers),
-            targets=tuple(name for name, _, pattern in self.targets if pattern.search(text)),
+        """What the text itself says: intensity markers, the largest amount, implied repeats and
+        the escalation targets named (same answers as the module functions, with the patterns
+        compiled once and the target lists checked only when one of their words occurs)."""
+        targets: tuple[str, ...] = ()
+        if self._any_target is not None and self._any_target.search(text):
+            targets = tuple([name for name, _, pattern in self.targets if pattern.search(text)])
+        return _make(
+            TextSignals,
+            markers=tuple(_markers(text, self._marker_pattern, self._exclamation_pattern, self.exclamation_run)),
+            amount=find_amount(text) if _DIGIT_RE.search(text) else 0.0,
+            repeats=_repeats(text, self._repeat_pattern),
+            targets=targets,
         )
 
     def factors(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> dict[str, float]:
@@ -204,14 +227,22 @@ class SeverityScorer:
         hours_past_respond: float | None = None,
         hours_past_resolve: float | None = None,
     ) -> dict[str, float]:
-        """:meth:`factors` from plain values (what the pipeline calls for every complaint)."""
+        """:meth:`factors` from plain values."""
+        return self._points(sig, categories, urgency, negative_probability, threat, safety, repeat_contacts,
+                            cluster_size, customer_tier, channel, hours_past_respond, hours_past_resolve)
+
+    def _points(self, sig: TextSignals, categories: Sequence[str], urgency: str | None, negative_probability: float,
+                threat: bool, safety: bool, repeat_contacts: int, cluster_size: int, customer_tier: str | None,
+                channel: str | None, hours_past_respond: float | None, hours_past_resolve: float | None) -> dict[str, float]:
+        # Positional and flat: the pipeline calls this for every complaint.
         category_points = self.category_points
         category_pts = max([category_points.get(c, 0.0) for c in categories], default=0.0)
         if safety and "quality" in categories:
             category_pts = max(category_pts, self.safety_defect)
+        amount = sig.amount
         money_pts = 0.0
         for threshold, points in self.brackets:
-            if sig.amount >= threshold:
+            if amount >= threshold:
                 money_pts = points
         repeats = max(repeat_contacts, sig.repeats)
         timeliness_pts = 0.0
@@ -224,16 +255,17 @@ class SeverityScorer:
             source += self.tiers.get(customer_tier.strip().lower(), 0.0)
         if channel:
             source += self.channels.get(channel.strip().lower(), 0.0)
-        caps = self.caps
-        return {
-            "content": _clip(category_pts + self.urgency_points.get(urgency, 0.0) if urgency else category_pts, caps["content"]),
-            "emotion": _clip(self.negative * negative_probability + self.per_marker * len(sig.markers), caps["emotion"]),
-            "escalation": _clip(self._threat_points(threat, sig.targets) + self.safety * safety, caps["escalation"]),
-            "money": _clip(money_pts, caps["money"]),
-            "volume": _clip(self.per_repeat * repeats + self.per_cluster_member * max(0, cluster_size - 1), caps["volume"]),
-            "source": _clip(source, caps["source"]),
-            "timeliness": _clip(timeliness_pts, caps["timeliness"]),
-        }
+        caps = self._cap_list
+        raw = (
+            category_pts + self.urgency_points.get(urgency, 0.0) if urgency else category_pts,
+            self.negative * negative_probability + self.per_marker * len(sig.markers),
+            (self._threat_points(threat, sig.targets) if threat else 0.0) + (self.safety if safety else 0.0),
+            money_pts,
+            self.per_repeat * repeats + self.per_cluster_member * max(0, cluster_size - 1),
+            source,
+            timeliness_pts,
+        )
+        return {name: round(float(v if v < cap else cap) if v > 0 else 0.0, 1) for name, v, cap in zip(SEVERITY_FACTORS, raw, caps)}
 
     def _threat_points(self, threat: bool, targets: Sequence[str]) -> float:
         if not threat:
@@ -243,14 +275,10 @@ class SeverityScorer:
     def severity(self, factors: Mapping[str, float]) -> Severity:
         """The score (the sum of the factors) and its level."""
         score = round(sum(factors.values()), 1)
-        return Severity(score=score, level=level_for(score, self.levels), factors=factors)
+        return _make(Severity, score=score, level=level_for(score, self.levels), factors=factors)
 
     def __call__(self, inputs: SeverityInputs, signals: TextSignals | None = None, *, with_timeliness: bool = True) -> Severity:
         return self.severity(self.factors(inputs, signals, with_timeliness=with_timeliness))
-
-
-def _clip(value: float, cap: float) -> float:
-    return round(float(max(0.0, min(cap, value))), 1)
 
 
 def factor_points(inputs: SeverityInputs, config: Config, *, with_timeliness: bool = True) -> dict[str, float]:
