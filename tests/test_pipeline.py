@@ -144,3 +144,20 @@ def test_pipe_is_lazy_and_ordered(pipe):
 def test_config_override_changes_routing(pipe):
     custom = triage.load(config={"routing": {"departments": {"counterfeit": "品牌保护部"}}})
     assert custom.score(SAMPLES[0]).routing.department == "品牌保护部"
+
+
+def test_scoring_restores_the_cycle_collector_state(pipe):
+    import gc
+
+    assert gc.isenabled()
+    pipe.score_many(["快递太慢了", "假货"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        pipe.score("质量很差")
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(InputTypeError):
+        pipe.score_many(["快递太慢了", "假货"], metadata=[{}, {"received_at": "not a time"}])
+    assert gc.isenabled()  # also after an error
