@@ -19,6 +19,7 @@ import gc
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,24 @@ _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _URGENCY_FLOOR = "high"  # a threat or a safety risk makes a complaint at least this urgent
 _NO_SENTIMENT = Sentiment(None, None)
 _NO_URGENCY = Urgency(None)
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for a block that builds many objects but no reference cycles.
+
+    Scoring builds about 30 small objects per complaint; the collector would keep walking them
+    and find nothing (about 9% of scoring time). The state is restored whatever happens, and a
+    collector the caller disabled stays disabled.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def default_model_path() -> Path:
@@ -260,22 +279,13 @@ class TriagePipeline:
                 raise InputTypeError(
                     f"Unknown metadata {sorted(set(meta) - _METADATA_SET)}; allowed: {', '.join(METADATA_FIELDS)}."
                 )
-        # Scoring builds about 30 small objects per complaint and no reference cycles, so the cycle
-        # collector has nothing to find; it is paused for the chunk (and restored, whatever
-        # happens), which saves about 8% of the time it would spend walking the new objects.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with cycle_collector_paused():
             prepared = [self._prepare(v) for v in values]
             scored = [i for i, p in enumerate(prepared) if p.text]
             rows: dict[int, _Row] = {}
             if scored:
                 rows = dict(zip(scored, self._predict([prepared[i].text for i in scored])))
             return [self._result(prepared[i], rows.get(i), metas[i], now) for i in range(len(prepared))]
-        finally:
-            if paused:
-                gc.enable()
 
     def _predict(self, texts: Sequence[str]) -> list["_Row"]:
         """Every head on a chunk of normalized texts, decided, explained and rounded for the whole

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..errors import InputFileError
-from ..pipeline import TriagePipeline
+from ..pipeline import TriagePipeline, cycle_collector_paused
 from ..results import TriageResult
 from .io import Chunk, TableWriter, detect_text_column, encode_frame, format_of, iter_chunks
 
@@ -163,12 +163,13 @@ _SUMMARY_COLUMNS = ("triage_status", "triage_categories", "triage_severity_level
 def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, str | None, list[str]]:
     """(frame, encoded text, columns): with ``plan.encode`` the chunk comes back as the text to
     append and a frame of only what the summary and the errors file need."""
-    frame = score_chunk(pipeline, chunk, plan, volume)
-    columns = [str(c) for c in frame.columns]
-    if plan.encode is None:
-        return frame, None, columns
-    text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
-    return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
+    with cycle_collector_paused():
+        frame = score_chunk(pipeline, chunk, plan, volume)
+        columns = [str(c) for c in frame.columns]
+        if plan.encode is None:
+            return frame, None, columns
+        text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
+        return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
 
 
 # --------------------------------------------------------------------------------- volume
