@@ -190,3 +190,18 @@ def test_csv_encoding_equals_pandas_to_csv():
         for neutralise in (True, False):
             expected = _prepared(frame, neutralise).to_csv(index=False, header=False, sep=sep)
             assert encode_frame(frame, fmt, neutralise=neutralise) == expected
+
+
+def test_csv_written_from_lists_equals_the_frame_written(pipe, backlog):
+    import pandas as pd
+
+    from triage.batch.io import encode_columns, encode_frame, iter_chunks
+    from triage.batch.score import _Plan, _triage_columns
+
+    chunk = next(iter(iter_chunks(backlog, chunksize=50)))
+    plan = _Plan("投诉内容", (("received_at", "受理时间"), ("customer_tier", "客户等级")), NOW)
+    volume = {"cluster": list(range(len(chunk.frame))), "cluster_size": [1] * len(chunk.frame), "repeat_contacts": [0] * len(chunk.frame)}
+    frame, added = _triage_columns(pipe, chunk, plan, volume)
+    whole = pd.concat([frame, pd.DataFrame(added)], axis=1)
+    for fmt in ("csv", "tsv"):
+        assert encode_columns(frame, added, fmt) == encode_frame(whole, fmt)

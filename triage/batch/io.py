@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import InputFileError
 
@@ -379,13 +379,33 @@ def encode_frame(frame: Any, fmt: str, *, neutralise: bool = True) -> str:
         return text if text.endswith("\n") else text + "\n"
     if fmt not in ("csv", "tsv"):
         raise ValueError(f"encode_frame writes csv, tsv or jsonl, not {fmt!r}.")
+    return encode_columns(frame, {}, fmt, neutralise=neutralise)
+
+
+def encode_columns(frame: Any, added: Mapping[str, Sequence[Any]], fmt: str, *, neutralise: bool = True) -> str:
+    """:func:`encode_frame` of ``frame`` with the columns ``added`` (lists) after its own, without
+    building the combined frame (CSV/TSV)."""
     import csv
     import io
 
     columns = [_csv_values(frame[c], neutralise) for c in frame.columns]
+    columns += [_plain_cells(values, neutralise) for values in added.values()]
     buf = io.StringIO()
     csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n").writerows(zip(*columns))
     return buf.getvalue()
+
+
+def _plain_cells(values: Sequence[Any], neutralise: bool) -> list[Any]:
+    """Cells of a list as to_csv writes an object column: missing values empty, formulas neutralised."""
+    out = []
+    for v in values:
+        if isinstance(v, str):
+            if neutralise and v.startswith(_FORMULA_START):
+                v = "'" + v
+        elif isinstance(v, float) and v != v:
+            v = None
+        out.append(v)
+    return out
 
 
 def _csv_values(series: Any, neutralise: bool) -> list[Any]:

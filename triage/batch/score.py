@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..errors import InputFileError
 from ..pipeline import TriagePipeline, cycle_collector_paused
 from ..results import TriageResult
-from .io import Chunk, TableWriter, detect_text_column, encode_frame, format_of, iter_chunks
+from .io import Chunk, TableWriter, detect_text_column, encode_columns, encode_frame, format_of, iter_chunks
 
 METADATA_OPTIONS = ("id", "received_at", "customer_id", "customer_tier", "channel", "repeat_contacts")
 STATUS_UNDECODABLE = "undecodable"
@@ -112,6 +112,14 @@ class _Plan:
 def score_chunk(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> Any:
     """The chunk's frame with the ``triage_*`` columns added (same rows, same order)."""
     import pandas as pd
+
+    frame, added = _triage_columns(pipeline, chunk, plan, volume)
+    return pd.concat([frame, pd.DataFrame(added)], axis=1)
+
+
+def _triage_columns(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan,
+                    volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, dict[str, list[Any]]]:
+    """The chunk's input frame and the ``triage_*`` columns to add, as lists."""
     from datetime import datetime
 
     frame = chunk.frame.reset_index(drop=True)
@@ -139,7 +147,7 @@ def score_chunk(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Map
             if bad:
                 cols_out["triage_status"][i] = STATUS_UNDECODABLE
                 cols_out["triage_review_tier"][i] = "review"
-    return pd.concat([frame, pd.DataFrame({**cols_out, **extra})], axis=1)
+    return frame, {**cols_out, **extra}
 
 
 _WORKER_PIPELINE: TriagePipeline | None = None
@@ -163,13 +171,21 @@ _SUMMARY_COLUMNS = ("triage_status", "triage_categories", "triage_severity_level
 def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, str | None, list[str]]:
     """(frame, encoded text, columns): with ``plan.encode`` the chunk comes back as the text to
     append and a frame of only what the summary and the errors file need."""
+    import pandas as pd
+
     with cycle_collector_paused():
-        frame = score_chunk(pipeline, chunk, plan, volume)
-        columns = [str(c) for c in frame.columns]
-        if plan.encode is None:
-            return frame, None, columns
-        text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
-        return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
+        if plan.encode not in ("csv", "tsv"):
+            frame = score_chunk(pipeline, chunk, plan, volume)
+            columns = [str(c) for c in frame.columns]
+            if plan.encode is None:
+                return frame, None, columns
+            text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
+            return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
+        # CSV/TSV straight from the lists: no frame of 40 columns built only to be written.
+        frame, added = _triage_columns(pipeline, chunk, plan, volume)
+        text = encode_columns(frame, added, plan.encode, neutralise=plan.neutralise)
+        small = pd.DataFrame({plan.text_col: frame[plan.text_col].to_numpy(), **{c: added[c] for c in _SUMMARY_COLUMNS}})
+        return small, text, [str(c) for c in frame.columns] + list(added)
 
 
 # --------------------------------------------------------------------------------- volume
