@@ -20,15 +20,34 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputFileError
-from ..pipeline import TriagePipeline
+from ..pipeline import TriagePipeline, cycle_collector_paused
 from .io import Chunk, TableWriter, detect_encoding, detect_text_column, format_of
-from .score import METADATA_OPTIONS, BatchSummary, _Plan, cluster_batch, score_chunk
+from .score import METADATA_OPTIONS, BatchSummary, _Plan, _triage_columns, cluster_batch, score_chunk
 
 
-def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool) -> Any:
+_SHIPPED: list[tuple[Any, Any, Any]] = []  # (client, weak reference to a pipeline, its future)
+
+
+def _ship(client: Any, pipeline: TriagePipeline) -> Any:
+    """The pipeline scattered to every worker, once per client: the workers keep the copy they
+    unpickled (and its warmed-up tokenizer) for the next file scored on the same cluster."""
+    import weakref
+
+    for i, (c, ref, future) in enumerate(_SHIPPED):
+        if c is client and ref() is pipeline:
+            if future.status == "finished":
+                return future
+            del _SHIPPED[i]
+            break
+    _SHIPPED[:] = [(c, r, f) for c, r, f in _SHIPPED if r() is not None and c.status == "running"]
+    future = client.scatter(pipeline, broadcast=True)
+    _SHIPPED.append((client, weakref.ref(pipeline), future))
+    return future
+
+
+def _partition_volume(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool) -> dict[str, list] | None:
     from ..volume import repeat_contacts
 
-    frame = frame.reset_index(drop=True)
     volume: dict[str, list] = {}
     if clusters and len(frame):
         meta = dict(plan.metadata_cols)
@@ -37,17 +56,50 @@ def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters
         if customers is not None:
             received = frame[meta["received_at"]].tolist() if "received_at" in meta else None
             volume["repeat_contacts"] = repeat_contacts(customers, received)
-    return score_chunk(pipeline, Chunk(frame, list(range(len(frame)))), plan, volume or None)
+    return volume or None
 
 
-def _write_part(frame: Any, path: str, text_col: str) -> Any:
-    """Write one scored partition as Parquet (on the worker); return the columns the summary needs."""
+def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool) -> Any:
+    frame = frame.reset_index(drop=True)
+    volume = _partition_volume(frame, pipeline, plan, clusters)
+    return score_chunk(pipeline, Chunk(frame, list(range(len(frame)))), plan, volume)
+
+
+def _score_and_write_part(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool, path: str) -> dict[str, Any]:
+    """Score one partition and write it as Parquet on the worker, straight from the result lists;
+    return its summary."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from .io import _arrow_table
 
-    pq.write_table(_arrow_table(frame), path)
-    return frame[["triage_status", "triage_severity_level", "triage_categories", text_col]]
+    frame = frame.reset_index(drop=True)
+    with cycle_collector_paused():
+        volume = _partition_volume(frame, pipeline, plan, clusters)
+        frame, added = _triage_columns(pipeline, Chunk(frame, list(range(len(frame)))), plan, volume)
+        pq.write_table(_arrow_table(frame, added), path)
+        small = pd.DataFrame({plan.text_col: frame[plan.text_col].to_numpy(),
+                              **{c: added[c] for c in ("triage_status", "triage_severity_level", "triage_categories")}})
+        return _part_summary(small, plan.text_col)
+
+
+def _part_summary(frame: Any, text_col: str) -> dict[str, Any]:
+    """Counts of a scored partition and its rows that were not scored normally (computed where the
+    partition is, so that only this travels back to the client)."""
+    from collections import Counter
+
+    statuses = frame["triage_status"].tolist()
+    by_category: Counter = Counter()
+    for cats in frame["triage_categories"].tolist():
+        by_category.update(filter(None, str(cats).split("|")))
+    texts = frame[text_col].tolist() if text_col in frame else [None] * len(frame)
+    return {
+        "rows": len(frame),
+        "by_status": Counter(statuses),
+        "by_level": Counter(frame["triage_severity_level"].tolist()),
+        "by_category": by_category,
+        "failed": [(i, status, texts[i]) for i, status in enumerate(statuses) if status != "ok"],
+    }
 
 
 def score_file_dask(
@@ -113,10 +165,7 @@ def score_file_dask(
     else:
         client = scheduler
     try:
-        shipped = client.scatter(pipeline, broadcast=True)
-        sample = ddf.partitions[0].head(2, compute=True) if ddf.npartitions else pd.DataFrame(columns=ddf.columns)
-        meta = _score_partition(sample, pipeline, plan, clusters).iloc[:0]
-        scored = ddf.map_partitions(_score_partition, shipped, plan, clusters, meta=meta)
+        shipped = _ship(client, pipeline)
         summary = BatchSummary()
         if partitioned:
             import shutil
@@ -126,10 +175,14 @@ def score_file_dask(
             if output_path.exists():
                 shutil.rmtree(output_path)
             output_path.mkdir(parents=True)
-            parts = scored.to_delayed()
-            writes = [dask.delayed(_write_part)(part, str(output_path / f"part-{i:05d}.parquet"), col) for i, part in enumerate(parts)]
+            parts = ddf.to_delayed()
+            writes = [dask.delayed(_score_and_write_part)(part, shipped, plan, clusters, str(output_path / f"part-{i:05d}.parquet"))
+                      for i, part in enumerate(parts)]
             frames = dask.compute(*writes)
         else:
+            sample = ddf.partitions[0].head(2, compute=True) if ddf.npartitions else pd.DataFrame(columns=ddf.columns)
+            meta = _score_partition(sample, pipeline, plan, clusters).iloc[:0]
+            scored = ddf.map_partitions(_score_partition, shipped, plan, clusters, meta=meta)
             fmt = format_of(output_path, output_format)
             tmp = output_path.parent / f".{output_path.name}.part"
             writer = TableWriter(tmp, fmt, bom=bom)
@@ -138,7 +191,7 @@ def score_file_dask(
             for future in futures:  # in partition order
                 frame = future.result()
                 writer.write(frame)
-                frames.append(frame[["triage_status", "triage_severity_level", "triage_categories", col]])
+                frames.append(_part_summary(frame, col))
             writer.close()
             os.replace(tmp, output_path)
     finally:
@@ -147,20 +200,15 @@ def score_file_dask(
             client.close()
             if cluster is not None:
                 cluster.close()
-
     failed = []
     position = 0
-    for frame in frames:
-        texts = frame[col].tolist() if col in frame else [None] * len(frame)
-        for status, level, cats, text in zip(frame["triage_status"], frame["triage_severity_level"], frame["triage_categories"], texts):
-            position += 1
-            summary.rows += 1
-            summary.by_status[status] += 1
-            summary.by_level[level] += 1
-            for c in filter(None, str(cats).split("|")):
-                summary.by_category[c] += 1
-            if status != "ok":
-                failed.append({"line": position, "status": status, "text": text})
+    for part in frames:  # in partition order
+        summary.rows += part["rows"]
+        summary.by_status.update(part["by_status"])
+        summary.by_level.update(part["by_level"])
+        summary.by_category.update(part["by_category"])
+        failed += [{"line": position + i + 1, "status": status, "text": text} for i, status, text in part["failed"]]
+        position += part["rows"]
     if errors_path is not None:
         tmp_err = Path(errors_path).parent / f".{Path(errors_path).name}.part"
         w = TableWriter(tmp_err, format_of(errors_path), bom=bom)

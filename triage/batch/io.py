@@ -323,31 +323,46 @@ def clean_for_output(value: Any) -> Any:
 _NUMERIC_TRIAGE = ("triage_p_", "triage_sentiment_score", "triage_severity", "triage_sla_", "triage_cluster", "triage_repeat_contacts")
 
 
-def _arrow_table(frame: Any):
+def _arrow_table(frame: Any, added: Mapping[str, Sequence[Any]] | None = None):
     """An Arrow table whose column types do not depend on the chunk's values (so every chunk of
-    a file has the same schema): text -> string, flags -> bool, scores and counts -> float64."""
+    a file has the same schema): text -> string, flags -> bool, scores and counts -> float64.
+    ``added``: more columns, as lists, after the frame's own (no combined frame is built)."""
+    import pyarrow as pa
+
+    names = [str(c) for c in frame.columns]
+    arrays = [_arrow_column(name, frame[col]) for name, col in zip(names, frame.columns)]
+    for name, values in (added or {}).items():
+        names.append(name)
+        arrays.append(_arrow_column(name, values))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+_BOOL_TRIAGE = ("triage_threat", "triage_safety", "triage_overdue")
+
+
+def _arrow_column(name: str, values: Any):
     import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    arrays, names = [], []
-    for col in frame.columns:
-        values = frame[col]
-        name = str(col)
-        if name in ("triage_threat", "triage_safety", "triage_overdue") or pd.api.types.is_bool_dtype(values):
-            arr = pa.array(values.tolist(), type=pa.bool_())
-        elif (name.startswith(_NUMERIC_TRIAGE) and name != "triage_severity_level" and name != "triage_severity_factors") or (
-            pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        ):
-            arr = pa.array(pd.to_numeric(values, errors="coerce").astype(np.float64), type=pa.float64())
-        else:
-            try:  # text with missing values: converted by pyarrow itself
-                arr = pa.array(values, type=pa.string(), from_pandas=True)
-            except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed values: each as its str()
-                arr = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values.tolist()], type=pa.string())
-        arrays.append(arr)
-        names.append(name)
-    return pa.Table.from_arrays(arrays, names=names)
+    numeric_name = name.startswith(_NUMERIC_TRIAGE) and name not in ("triage_severity_level", "triage_severity_factors")
+    if isinstance(values, list):  # a triage column: its type follows from its name
+        try:
+            if name in _BOOL_TRIAGE:
+                return pa.array(values, type=pa.bool_())
+            if numeric_name:
+                return pa.array(values, type=pa.float64(), from_pandas=True)
+            return pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            values = pd.Series(values, dtype=object)
+    if name in _BOOL_TRIAGE or pd.api.types.is_bool_dtype(values):
+        return pa.array(values.tolist(), type=pa.bool_())
+    if numeric_name or (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+        return pa.array(pd.to_numeric(values, errors="coerce").astype(np.float64), type=pa.float64())
+    try:  # text with missing values: converted by pyarrow itself
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed values: each as its str()
+        return pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values.tolist()], type=pa.string())
 
 
 def _prepared(frame: Any, neutralise: bool) -> Any:
