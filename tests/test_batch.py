@@ -116,11 +116,21 @@ def test_resume_refuses_changed_options(pipe, backlog, tmp_path):
 
 
 @pytest.mark.slow
-def test_jobs_2_equals_jobs_1(pipe, backlog, tmp_path):
-    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
-    score_file(pipe, backlog, one, metadata_cols=META, now=NOW, chunksize=20, jobs=1)
-    score_file(pipe, backlog, two, metadata_cols=META, now=NOW, chunksize=20, jobs=2)
-    pd.testing.assert_frame_equal(pd.read_parquet(one), pd.read_parquet(two))
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_jobs_2_equals_jobs_1(pipe, backlog, tmp_path, monkeypatch, fmt):
+    import triage.batch.score as batch_score
+
+    monkeypatch.setattr(batch_score, "PIECE_ROWS", 7)  # chunks of 20 rows cut into pieces of 7
+    one, two = tmp_path / f"one.{fmt}", tmp_path / f"two.{fmt}"
+    errors_one, errors_two = tmp_path / "errors_one.csv", tmp_path / "errors_two.csv"
+    s1 = score_file(pipe, backlog, one, metadata_cols=META, now=NOW, chunksize=20, jobs=1, errors_path=errors_one)
+    s2 = score_file(pipe, backlog, two, metadata_cols=META, now=NOW, chunksize=20, jobs=2, errors_path=errors_two)
+    if fmt == "csv":
+        assert one.read_bytes() == two.read_bytes()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(one), pd.read_parquet(two))
+    assert errors_one.read_bytes() == errors_two.read_bytes()
+    assert (s1.rows, s1.by_status, s1.by_category, s1.by_level) == (s2.rows, s2.by_status, s2.by_category, s2.by_level)
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from ..errors import InputFileError
 from ..pipeline import TriagePipeline, cycle_collector_paused
 from .io import Chunk, TableWriter, detect_encoding, detect_text_column, format_of
-from .score import METADATA_OPTIONS, BatchSummary, _Plan, _triage_columns, cluster_batch, score_chunk
+from .score import METADATA_OPTIONS, BatchSummary, _frame_summary, _Plan, _triage_columns, chunk_summary, cluster_batch, score_chunk
 
 
 _SHIPPED: list[tuple[Any, Any, Any]] = []  # (client, weak reference to a pipeline, its future)
@@ -68,7 +68,6 @@ def _score_partition(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters
 def _score_and_write_part(frame: Any, pipeline: TriagePipeline, plan: _Plan, clusters: bool, path: str) -> dict[str, Any]:
     """Score one partition and write it as Parquet on the worker, straight from the result lists;
     return its summary."""
-    import pandas as pd
     import pyarrow.parquet as pq
 
     from .io import _arrow_table
@@ -78,28 +77,8 @@ def _score_and_write_part(frame: Any, pipeline: TriagePipeline, plan: _Plan, clu
         volume = _partition_volume(frame, pipeline, plan, clusters)
         frame, added = _triage_columns(pipeline, Chunk(frame, list(range(len(frame)))), plan, volume)
         pq.write_table(_arrow_table(frame, added), path)
-        small = pd.DataFrame({plan.text_col: frame[plan.text_col].to_numpy(),
-                              **{c: added[c] for c in ("triage_status", "triage_severity_level", "triage_categories")}})
-        return _part_summary(small, plan.text_col)
-
-
-def _part_summary(frame: Any, text_col: str) -> dict[str, Any]:
-    """Counts of a scored partition and its rows that were not scored normally (computed where the
-    partition is, so that only this travels back to the client)."""
-    from collections import Counter
-
-    statuses = frame["triage_status"].tolist()
-    by_category: Counter = Counter()
-    for cats in frame["triage_categories"].tolist():
-        by_category.update(filter(None, str(cats).split("|")))
-    texts = frame[text_col].tolist() if text_col in frame else [None] * len(frame)
-    return {
-        "rows": len(frame),
-        "by_status": Counter(statuses),
-        "by_level": Counter(frame["triage_severity_level"].tolist()),
-        "by_category": by_category,
-        "failed": [(i, status, texts[i]) for i, status in enumerate(statuses) if status != "ok"],
-    }
+        return chunk_summary(added["triage_status"], added["triage_severity_level"], added["triage_categories"],
+                             frame[plan.text_col].tolist())
 
 
 def score_file_dask(
@@ -191,7 +170,7 @@ def score_file_dask(
             for future in futures:  # in partition order
                 frame = future.result()
                 writer.write(frame)
-                frames.append(_part_summary(frame, col))
+                frames.append(_frame_summary(frame, col))
             writer.close()
             os.replace(tmp, output_path)
     finally:

@@ -168,11 +168,31 @@ def _score_in_worker(args: tuple[Chunk, _Plan, Mapping[str, Sequence[Any]] | Non
 _SUMMARY_COLUMNS = ("triage_status", "triage_categories", "triage_severity_level")
 
 
-def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, str | None, list[str]]:
-    """(frame, encoded text, columns): with ``plan.encode`` the chunk comes back as the text to
-    append and a frame of only what the summary and the errors file need."""
-    import pandas as pd
+def chunk_summary(statuses: Sequence[str], levels: Sequence[str], categories: Sequence[str], texts: Sequence[Any]) -> dict[str, Any]:
+    """Counts of a scored chunk and its rows that were not scored normally, as (position, status,
+    text): computed where the chunk was scored, so that only this travels back."""
+    by_category: Counter = Counter()
+    for cats in categories:
+        if cats:
+            by_category.update(str(cats).split("|"))
+    by_category.pop("", None)
+    return {
+        "rows": len(statuses),
+        "by_status": Counter(statuses),
+        "by_level": Counter(levels),
+        "by_category": by_category,
+        "failed": [(i, status, _text_or_none(texts[i])) for i, status in enumerate(statuses) if status != "ok"],
+    }
 
+
+def _frame_summary(frame: Any, text_col: str) -> dict[str, Any]:
+    texts = frame[text_col].tolist() if text_col in frame else [None] * len(frame)
+    return chunk_summary(frame["triage_status"].tolist(), frame["triage_severity_level"].tolist(),
+                         frame["triage_categories"].tolist(), texts)
+
+
+def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volume: Mapping[str, Sequence[Any]] | None) -> tuple[Any, str | None, list[str]]:
+    """(frame, None, columns), or with ``plan.encode`` (chunk summary, the text to append, columns)."""
     with cycle_collector_paused():
         if plan.encode not in ("csv", "tsv"):
             frame = score_chunk(pipeline, chunk, plan, volume)
@@ -180,12 +200,13 @@ def _score_and_encode(pipeline: TriagePipeline, chunk: Chunk, plan: _Plan, volum
             if plan.encode is None:
                 return frame, None, columns
             text = encode_frame(frame, plan.encode, neutralise=plan.neutralise)
-            return frame[[plan.text_col, *_SUMMARY_COLUMNS]], text, columns
+            return _frame_summary(frame, plan.text_col), text, columns
         # CSV/TSV straight from the lists: no frame of 40 columns built only to be written.
         frame, added = _triage_columns(pipeline, chunk, plan, volume)
         text = encode_columns(frame, added, plan.encode, neutralise=plan.neutralise)
-        small = pd.DataFrame({plan.text_col: frame[plan.text_col].to_numpy(), **{c: added[c] for c in _SUMMARY_COLUMNS}})
-        return small, text, [str(c) for c in frame.columns] + list(added)
+        part = chunk_summary(added["triage_status"], added["triage_severity_level"], added["triage_categories"],
+                             frame[plan.text_col].tolist())
+        return part, text, [str(c) for c in frame.columns] + list(added)
 
 
 # --------------------------------------------------------------------------------- volume
@@ -371,21 +392,23 @@ def score_file(
 
     def handle(index: int, chunk: Chunk, scored: tuple[Any, str | None, list[str]]) -> None:
         frame, text, columns = scored
-        if writer is not None:
-            if text is not None:
-                writer.write_encoded(text, columns)
-            else:
-                writer.write(frame)
+        if text is not None:
+            part = frame  # already summarised by the worker
+            writer.write_encoded(text, columns)
             writer.flush()
         else:
-            _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps(frame, protocol=5))
+            part = _frame_summary(frame, col)
+            if writer is not None:
+                writer.write(frame)
+                writer.flush()
+            else:
+                _atomic_bytes(work / f"part-{index:06d}.pickle", pickle.dumps(frame, protocol=5))
         with failed_log.open("a", encoding="utf-8") as fh:
-            for line, status, text in zip(chunk.lines, frame["triage_status"], frame[col]):
-                if status != "ok":
-                    fh.write(json.dumps({"line": line, "status": status, "text": _text_or_none(text)}, ensure_ascii=False) + "\n")
+            for i, status, value in part["failed"]:
+                fh.write(json.dumps({"line": chunk.lines[i], "status": status, "text": value}, ensure_ascii=False) + "\n")
             for b in chunk.bad_lines:
                 fh.write(json.dumps({"line": b["line"], "status": STATUS_MALFORMED, "text": f"{b['error']}: {b['raw']}"}, ensure_ascii=False) + "\n")
-        _count(summary, frame, len(chunk.bad_lines))
+        _count(summary, part, len(chunk.bad_lines))
         state_now = {
             "done": index,
             "out_bytes": partial.stat().st_size if partial.exists() else 0,
@@ -449,18 +472,14 @@ def _text_or_none(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-def _count(summary: BatchSummary, frame: Any, bad_lines: int) -> None:
-    summary.rows += len(frame)
+def _count(summary: BatchSummary, part: Mapping[str, Any], bad_lines: int) -> None:
+    summary.rows += part["rows"]
     summary.bad_lines += bad_lines
     if bad_lines:
         summary.by_status[STATUS_MALFORMED] += bad_lines
-    for status in frame["triage_status"]:
-        summary.by_status[status] += 1
-    for level in frame["triage_severity_level"]:
-        summary.by_level[level] += 1
-    for cats in frame["triage_categories"]:
-        for c in filter(None, str(cats).split("|")):
-            summary.by_category[c] += 1
+    summary.by_status.update(part["by_status"])
+    summary.by_level.update(part["by_level"])
+    summary.by_category.update(part["by_category"])
 
 
 def _summary_to(summary: BatchSummary) -> dict[str, Any]:
@@ -498,16 +517,50 @@ def _run(pipeline: TriagePipeline, tasks: Iterator[tuple[int, Chunk, dict | None
         pool_args = {"initializer": _init_worker, "initargs": (pickle.dumps(pipeline),)}
     try:
         with ProcessPoolExecutor(max_workers=jobs, **pool_args) as pool:
-            pending: list[tuple[int, Chunk, Any]] = []
+            pending: list[tuple[int, Chunk, list[Any]]] = []
             for index, chunk, vol in tasks:
-                pending.append((index, chunk, pool.submit(_score_in_worker, (chunk, plan, vol))))
+                # Pieces of a chunk go to whichever worker is free, so that no worker idles
+                # at the end while another finishes a slow chunk; they are put back in order.
+                futures = [pool.submit(_score_in_worker, (piece, plan, piece_vol)) for piece, piece_vol in _pieces(chunk, vol)]
+                pending.append((index, chunk, futures))
                 if len(pending) >= 2 * jobs:  # bounded memory: at most 2 chunks per worker in flight
-                    index0, chunk0, fut = pending.pop(0)
-                    handle(index0, chunk0, fut.result())
-            for index0, chunk0, fut in pending:
-                handle(index0, chunk0, fut.result())
+                    index0, chunk0, futs = pending.pop(0)
+                    handle(index0, chunk0, _joined([f.result() for f in futs]))
+            for index0, chunk0, futs in pending:
+                handle(index0, chunk0, _joined([f.result() for f in futs]))
     finally:
         _WORKER_PIPELINE = None
+
+
+PIECE_ROWS = 1000  # rows per task with --jobs N
+
+
+def _pieces(chunk: Chunk, vol: Mapping[str, Sequence[Any]] | None) -> Iterator[tuple[Chunk, dict | None]]:
+    """A chunk cut into tasks of PIECE_ROWS rows (malformed-line reports stay with the chunk)."""
+    n = len(chunk.frame)
+    for start in range(0, max(n, 1), PIECE_ROWS):
+        stop = min(n, start + PIECE_ROWS)
+        piece = Chunk(chunk.frame.iloc[start:stop], chunk.lines[start:stop], [],
+                      chunk.undecodable[start:stop] if chunk.undecodable else None)
+        yield piece, ({k: v[start:stop] for k, v in vol.items()} if vol else None)
+
+
+def _joined(results: Sequence[tuple[Any, str | None, list[str]]]) -> tuple[Any, str | None, list[str]]:
+    """The pieces of one chunk put back together, in order."""
+    if len(results) == 1:
+        return results[0]
+    columns = results[0][2]
+    if results[0][1] is None:  # frames
+        import pandas as pd
+
+        return pd.concat([r[0] for r in results], ignore_index=True), None, columns
+    part: dict[str, Any] = {"rows": 0, "by_status": Counter(), "by_level": Counter(), "by_category": Counter(), "failed": []}
+    for summary, _, _ in results:
+        part["failed"] += [(part["rows"] + i, status, text) for i, status, text in summary["failed"]]
+        part["rows"] += summary["rows"]
+        for key in ("by_status", "by_level", "by_category"):
+            part[key].update(summary[key])
+    return part, "".join(r[1] for r in results), columns
 
 
 __all__ = ["BatchSummary", "score_file", "score_chunk", "result_columns", "compute_volume"]
