@@ -112,13 +112,8 @@ class KeywordMatcher:
         """Matrix of log(1 + number of hits), one column per group."""
         texts = list(texts)
         counts = np.zeros((len(texts), len(self.groups)))
-        if self._pattern is not None:
-            word_groups = self._word_groups
-            findall = self._pattern.findall
-            for i, text in enumerate(texts):
-                for word in findall(text):
-                    for g in word_groups[word]:
-                        counts[i, g] += 1
+        rows, cols = self.entries(texts)
+        np.add.at(counts, (rows, cols), 1)
         return sp.csr_matrix(np.log1p(counts))
 
     def __getstate__(self) -> dict:
