@@ -25,12 +25,18 @@ from pathlib import Path
 from common import real_texts
 
 MEMORY = """
+def peak_mib():
+    # VmHWM: this process image's own peak. ru_maxrss is not used: Linux carries it over exec
+    # from the forked copy of the parent, so it reported the bench process's size.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
 import resource, sys
 from triage.batch.score import score_file
 import triage
 pipe = triage.load()
 score_file(pipe, sys.argv[1], sys.argv[2], chunksize=10000, force=True, clusters={clusters})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(peak_mib())
 """
 
 
