@@ -1,6 +1,5 @@
 """Analysts retrain: their own labels and categories, on top of the shipped model, reproducibly."""
 
-import json
 
 import numpy as np
 import pandas as pd

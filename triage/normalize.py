@@ -46,11 +46,6 @@ MASKS = {"mobile": "[手机号]", "id_card": "[身份证号]", "bank_card": "[�
 _FULLWIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
 
 
-def _halfwidth(match: re.Match[str]) -> str:
-    ch = match.group()
-    return " " if ch == "\u3000" else chr(ord(ch) - 0xFEE0)
-
-
 def nfkc(text: str) -> str:
     """Unicode NFKC: full-width ASCII to half-width, compatibility characters folded.
 
@@ -60,7 +55,8 @@ def nfkc(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    text = _FULLWIDTH_RE.sub(_halfwidth, text)
+    for ch in set(_FULLWIDTH_RE.findall(text)):  # usually one or two distinct marks (，！)
+        text = text.replace(ch, " " if ch == "\u3000" else chr(ord(ch) - 0xFEE0))
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
