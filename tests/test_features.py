@@ -72,3 +72,11 @@ def test_bad_ngram_range_is_explained():
         NgramTable.fit(TEXTS, analyzer="char", ngram_range=(1, 4))
     with pytest.raises(ValueError, match="analyzer must be"):
         NgramTable.fit(TEXTS, analyzer="bytes")
+
+
+def test_keyword_groups_have_a_fixed_order():
+    # longest first, then by the words themselves: bundles are byte-identical whatever the
+    # interpreter's hash seed (set order)
+    from triage.features import KeywordMatcher
+
+    assert KeywordMatcher({"g": ["bb", "c", "aa", "bb", "ddd"]}).groups == {"g": ("ddd", "aa", "bb", "c")}

@@ -72,7 +72,7 @@ class KeywordMatcher:
     """
 
     def __init__(self, groups: Mapping[str, Sequence[str]]):
-        self.groups = {name: tuple(sorted(set(words), key=len, reverse=True)) for name, words in groups.items()}
+        self.groups = {name: tuple(sorted(set(words), key=lambda w: (-len(w), w))) for name, words in groups.items()}
         self._word_groups: dict[str, list[int]] = {}
         for g, words in enumerate(self.groups.values()):
             for w in words:
