@@ -306,28 +306,33 @@ class NgramTable:
         """TF-IDF rows (sublinear tf, l2-normalized), one per text."""
         texts = list(texts)
         rows, cols = self.entries(texts)
-        return _tfidf_rows([rows], [cols], len(texts), self.n_features, self.idf)
+        return _tfidf_rows(rows, cols, len(texts), self.n_features, self.idf)
 
 
-def _tfidf_rows(rows: list[np.ndarray], cols: list[np.ndarray], n_rows: int, n_cols: int, idf: np.ndarray) -> sp.csr_matrix:
-    """CSR matrix of (1 + log count) * idf per (row, col) occurrence, rows l2-normalized."""
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    if not len(r):
+def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, idf: np.ndarray, *,
+                blocks: Sequence[int] = (0,), plain_from: int | None = None, plain_weight: float = 1.0) -> sp.csr_matrix:
+    """CSR matrix from (row, col) occurrences: (1 + log count) * idf, l2-normalized per row within
+    each block of columns (``blocks``: their first columns). Columns from ``plain_from`` on are
+    ``plain_weight * log(1 + count)`` and not normalized (keyword counts)."""
+    if not len(rows):
         return sp.csr_matrix((n_rows, n_cols))
-    key = r * n_cols + c
+    key = rows * n_cols + cols
     key.sort()
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    uniq = key[starts]
     counts = np.diff(np.append(starts, len(key)))
-    rr, cc = np.divmod(uniq, n_cols)
-    data = (1.0 + np.log(counts)) * idf[cc]
-    lengths = np.bincount(rr, minlength=n_rows)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    norms = np.sqrt(np.bincount(rr, weights=data * data, minlength=n_rows))
+    rr, cc = np.divmod(key[starts], n_cols)
+    if plain_from is None:
+        data = (1.0 + np.log(counts)) * idf[cc]
+    else:
+        tfidf = cc < plain_from
+        data = np.where(tfidf, (1.0 + np.log(counts)) * idf[np.minimum(cc, plain_from - 1)], np.log1p(counts) * plain_weight)
+    block = rr * len(blocks) + (np.searchsorted(blocks, cc, side="right") - 1) if len(blocks) > 1 else rr
+    sq = data * data if plain_from is None else np.where(tfidf, data * data, 0.0)
+    norms = np.sqrt(np.bincount(block, weights=sq, minlength=n_rows * len(blocks)))
     norms[norms == 0] = 1.0
-    data /= norms[rr]
+    data = data / norms[block] if plain_from is None else np.where(tfidf, data / norms[block], data)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rr, minlength=n_rows), out=indptr[1:])
     return sp.csr_matrix((data, cc.astype(np.int32), indptr.astype(np.int32)), shape=(n_rows, n_cols))
 
 
@@ -375,27 +380,10 @@ class FeatureSpace:
         rw, cw = self.words.entries(texts)
         rc, cc = self.chars.entries(texts)
         rk, ck = self.keywords.entries(texts)
-        n_cols = self.n_features
-        key = np.concatenate([rw * n_cols + cw, rc * n_cols + (cc + n_words), rk * n_cols + (ck + kw_start)])
-        if not len(key):
-            return sp.csr_matrix((len(texts), n_cols))
-        key.sort()
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        counts = np.diff(np.append(starts, len(key)))
-        rr, col = np.divmod(key[starts], n_cols)
-        ngram = col < kw_start
-        idf = self._idf
-        data = np.where(ngram, (1.0 + np.log(counts)) * idf[np.minimum(col, kw_start - 1)],
-                        np.log1p(counts) * self.keyword_weight)
-        # l2 norms per (row, block) of the two TF-IDF blocks; keyword counts are not normalized.
-        block = rr * 2 + (col >= n_words)
-        sq = np.where(ngram, data * data, 0.0)
-        norms = np.sqrt(np.bincount(block, weights=sq, minlength=2 * len(texts)))
-        norms[norms == 0] = 1.0
-        data = np.where(ngram, data / norms[block], data)
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rr, minlength=len(texts)), out=indptr[1:])
-        return sp.csr_matrix((data, col.astype(np.int32), indptr.astype(np.int32)), shape=(len(texts), n_cols))
+        rows = np.concatenate([rw, rc, rk])
+        cols = np.concatenate([cw, cc + n_words, ck + kw_start])
+        return _tfidf_rows(rows, cols, len(texts), self.n_features, self._idf, blocks=(0, n_words),
+                           plain_from=kw_start, plain_weight=self.keyword_weight)
 
     @property
     def _idf(self) -> np.ndarray:

@@ -137,7 +137,11 @@ def _has_surrogates(text: str) -> bool:
 
 def normalize(text: str, *, opencc: str = "t2s", mask: bool = True) -> str:
     """All normalization steps in order: NFKC, whitespace, traditional->simplified, PII masks."""
-    if _has_surrogates(text):
+    return _normalize(text, opencc, mask, _has_surrogates(text))
+
+
+def _normalize(text: str, opencc: str, mask: bool, surrogates: bool) -> str:
+    if surrogates:
         text = _SURROGATE_RE.sub("", text)
     text = clean_whitespace(nfkc(text))
     text = to_simplified(text, config=opencc)
@@ -153,6 +157,6 @@ def normalized_parts(text: str, opencc: str = "t2s", mask: bool = True, max_char
     """(text, truncated, invalid characters): :func:`normalize_text` without the result object."""
     invalid = len(_SURROGATE_RE.findall(text)) if _has_surrogates(text) else 0
     # Truncate generously before the work, precisely after it.
-    clean = normalize(text[: max_chars * 2], opencc=opencc, mask=mask)
+    clean = _normalize(text[: max_chars * 2], opencc, mask, invalid > 0)
     truncated = len(text) > max_chars * 2 or len(clean) > max_chars
     return clean[:max_chars], truncated, invalid

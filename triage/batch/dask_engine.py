@@ -25,7 +25,7 @@ from .io import Chunk, TableWriter, detect_encoding, detect_text_column, format_
 from .score import METADATA_OPTIONS, BatchSummary, _frame_summary, _Plan, _triage_columns, chunk_summary, cluster_batch, score_chunk
 
 
-_SHIPPED: list[tuple[Any, Any, Any]] = []  # (client, weak reference to a pipeline, its future)
+_SHIPPED: list[tuple[Any, Any, Any]] = []  # weak references to (client, pipeline), the pipeline's future
 
 
 def _ship(client: Any, pipeline: TriagePipeline) -> Any:
@@ -33,15 +33,13 @@ def _ship(client: Any, pipeline: TriagePipeline) -> Any:
     unpickled (and its warmed-up tokenizer) for the next file scored on the same cluster."""
     import weakref
 
-    for i, (c, ref, future) in enumerate(_SHIPPED):
-        if c is client and ref() is pipeline:
-            if future.status == "finished":
-                return future
-            del _SHIPPED[i]
-            break
-    _SHIPPED[:] = [(c, r, f) for c, r, f in _SHIPPED if r() is not None and c.status == "running"]
+    _SHIPPED[:] = [(c, p, f) for c, p, f in _SHIPPED
+                   if c() is not None and p() is not None and c().status == "running" and f.status == "finished"]
+    for c, p, future in _SHIPPED:
+        if c() is client and p() is pipeline:
+            return future
     future = client.scatter(pipeline, broadcast=True)
-    _SHIPPED.append((client, weakref.ref(pipeline), future))
+    _SHIPPED.append((weakref.ref(client), weakref.ref(pipeline), future))
     return future
 
 

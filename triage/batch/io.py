@@ -412,12 +412,14 @@ def encode_columns(frame: Any, added: Mapping[str, Sequence[Any]], fmt: str, *, 
 
 def _plain_cells(values: Sequence[Any], neutralise: bool) -> list[Any]:
     """Cells of a list as to_csv writes an object column: missing values empty, formulas neutralised."""
+    import pandas as pd
+
     out = []
     for v in values:
         if isinstance(v, str):
             if neutralise and v.startswith(_FORMULA_START):
                 v = "'" + v
-        elif isinstance(v, float) and v != v:
+        elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
             v = None
         out.append(v)
     return out
@@ -434,15 +436,7 @@ def _csv_values(series: Any, neutralise: bool) -> list[Any]:
         return [None if v != v else v for v in series.tolist()]
     if kind in "mM":
         return [None if v is pd.NaT or v is None else str(v) for v in series.astype(object).tolist()]
-    out = []
-    for v in series.tolist():
-        if isinstance(v, str):
-            if neutralise and v.startswith(_FORMULA_START):
-                v = "'" + v
-        elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
-            v = None
-        out.append(v)
-    return out
+    return _plain_cells(series.tolist(), neutralise)
 
 
 class TableWriter:
