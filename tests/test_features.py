@@ -64,7 +64,11 @@ def test_keyword_matcher_finds_words_in_order():
 def test_feature_names_line_up_with_columns():
     f = TextFeatures(segmenter=Segmenter(backend="jieba"), keywords={"threat": ["12315"]}).fit(TEXTS)
     assert len(f.get_feature_names_out()) == f.transform(["假货"]).shape[1]
-    assert f.get_feature_names_out()[-1] == "<threat>"
+    # threat words get columns of their own by default; groups missing from the lists are skipped
+    assert list(f.get_feature_names_out()[-2:]) == ["<threat>", "<threat:12315>"]
+    plain = TextFeatures(segmenter=Segmenter(backend="jieba"), keywords={"threat": ["12315"]}, keyword_words=()).fit(TEXTS)
+    assert plain.get_feature_names_out()[-1] == "<threat>"
+    assert plain.transform(["假货"]).shape[1] == f.transform(["假货"]).shape[1] - 1
 
 
 def test_bad_ngram_range_is_explained():
@@ -80,3 +84,35 @@ def test_keyword_groups_have_a_fixed_order():
     from triage.features import KeywordMatcher
 
     assert KeywordMatcher({"g": ["bb", "c", "aa", "bb", "ddd"]}).groups == {"g": ("ddd", "aa", "bb", "c")}
+
+
+def test_per_word_columns_follow_the_group_columns():
+    m = KeywordMatcher({"threat": ["起诉", "咨询了律师", "律师"], "counterparty": ["被起诉"], "safety": ["过敏"]}, per_word=["threat"])
+    assert m.column_names == ["<threat>", "<counterparty>", "<safety>", "<threat:咨询了律师>", "<threat:律师>", "<threat:起诉>"]
+    X = m.counts(["我咨询了律师，准备起诉", "被起诉了", "过敏"]).toarray()
+    assert X[0].tolist() == pytest.approx([np.log(3), 0, 0, np.log(2), 0, np.log(2)])
+    # the longer word shields the shorter one inside it: the lender suing is not a threat word
+    assert X[1].tolist() == pytest.approx([0, np.log(2), 0, 0, 0, 0])
+    assert X[2].tolist() == pytest.approx([0, 0, np.log(2), 0, 0, 0])
+
+
+def test_per_word_names_unknown_groups_and_survives_pickling():
+    import pickle
+
+    with pytest.raises(ValueError, match="per_word names groups that do not exist: \\['threats'\\]"):
+        KeywordMatcher({"threat": ["起诉"]}, per_word=["threats"])
+    m = pickle.loads(pickle.dumps(KeywordMatcher({"threat": ["起诉"], "safety": ["过敏"]}, per_word=["safety"])))
+    assert m.per_word == ("safety",) and m.column_names[-1] == "<safety:过敏>"
+    old = KeywordMatcher.__new__(KeywordMatcher)
+    old.__setstate__({"groups": {"threat": ("起诉",)}})  # bundles from before per-word columns
+    assert old.per_word == () and old.column_names == ["<threat>"]
+
+
+def test_shipped_keyword_lists_tell_whose_step_it_is():
+    from triage.training import TrainSettings, read_keywords
+
+    m = KeywordMatcher(read_keywords(TrainSettings().keywords))
+    assert "threat" in m.find("我已经咨询了律师，准备起诉")
+    for text in ("催收说要起诉我", "上个月被起诉了", "收到法院传票", "仪表盘故障报警", "去年315晚会点名的牌子"):
+        assert "threat" not in m.find(text), text
+    assert "safety" in m.find("吃完拉肚子")

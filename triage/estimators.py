@@ -43,7 +43,7 @@ from .classifiers import (
     softmax,
 )
 from .errors import DataError
-from .features import FeatureSpace
+from .features import FLAG_KEYWORD_GROUPS, FeatureSpace
 from .segment import Segmenter
 
 __all__ = [
@@ -68,6 +68,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         Keep only the most frequent n-grams (keeps the model small and fast).
     keyword_weight : float
         Scale of the keyword columns relative to the TF-IDF blocks.
+    keyword_words : sequence of str
+        Keyword groups whose every word also gets a column of its own, so that each word earns
+        its own weight (「过敏」 need not count as much as 「孩子」 in the safety group); the group
+        columns stay. Groups missing from ``keywords`` are skipped.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         max_word_features: int | None = 40000,
         max_char_features: int | None = 60000,
         keyword_weight: float = 0.5,
+        keyword_words: Sequence[str] = FLAG_KEYWORD_GROUPS,
     ):
         self.segmenter = segmenter
         self.keywords = keywords
@@ -89,6 +94,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.keyword_weight = keyword_weight
+        self.keyword_words = keyword_words
 
     def fit(self, X: Sequence[str], y=None) -> "TextFeatures":
         self.space_ = FeatureSpace.fit(
@@ -101,6 +107,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             max_word_features=self.max_word_features,
             max_char_features=self.max_char_features,
             keyword_weight=self.keyword_weight,
+            keyword_words=self.keyword_words,
         )
         self.n_features_out_ = self.space_.n_features
         return self

@@ -27,6 +27,9 @@ import scipy.sparse as sp
 
 from .segment import Segmenter
 
+#: keyword groups whose words get columns of their own by default (see FeatureSpace.fit)
+FLAG_KEYWORD_GROUPS = ("threat", "safety", "counterparty")
+
 _SHIFT = np.uint64(21)  # code points fit in 21 bits: up to three per 63-bit n-gram id
 _MASK21 = (1 << 21) - 1
 
@@ -71,17 +74,36 @@ class KeywordMatcher:
     {'threat': ['12315', '曝光']}
     """
 
-    def __init__(self, groups: Mapping[str, Sequence[str]]):
+    def __init__(self, groups: Mapping[str, Sequence[str]], per_word: Iterable[str] = ()):
         self.groups = {name: tuple(sorted(set(words), key=lambda w: (-len(w), w))) for name, words in groups.items()}
+        unknown = sorted(set(per_word) - set(self.groups))
+        if unknown:
+            raise ValueError(f"per_word names groups that do not exist: {unknown}; the groups are {sorted(self.groups)}.")
+        #: the groups whose every word also has a column of its own, in group order
+        self.per_word = tuple(name for name in self.groups if name in set(per_word))
         self._word_groups: dict[str, list[int]] = {}
         for g, words in enumerate(self.groups.values()):
             for w in words:
                 self._word_groups.setdefault(w, []).append(g)
+        # The words with a column of their own (first group wins for the name), after the group columns.
+        self._own: dict[str, str] = {}
+        for name in self.per_word:
+            for w in self.groups[name]:
+                self._own.setdefault(w, name)
+        n_groups = len(self.groups)
+        own_col = {w: n_groups + i for i, w in enumerate(self._own)}
+        self._word_columns = {w: gs + ([own_col[w]] if w in own_col else []) for w, gs in self._word_groups.items()}
         self._pattern = literal_pattern(self._word_groups)
 
     @property
     def names(self) -> list[str]:
         return list(self.groups)
+
+    @property
+    def column_names(self) -> list[str]:
+        """One name per column of :meth:`entries`: ``<group>`` for every group, then
+        ``<group:word>`` for every word of the ``per_word`` groups."""
+        return [f"<{n}>" for n in self.groups] + [f"<{g}:{w}>" for w, g in self._own.items()]
 
     def find(self, text: str) -> dict[str, list[str]]:
         """Group -> the distinct keywords found, in order of appearance; groups without a hit omitted."""
@@ -95,11 +117,12 @@ class KeywordMatcher:
         return {name: found[name] for name in names if name in found}
 
     def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, group) of every keyword hit in ``texts`` (a word in two groups counts in both)."""
+        """(row, column) of every keyword hit in ``texts``: the columns of the word's groups (a word
+        in two groups counts in both) and the word's own column if it has one (``per_word``)."""
         rows: list[int] = []
         cols: list[int] = []
         if self._pattern is not None:
-            word_groups = self._word_groups
+            word_groups = self._word_columns
             findall = self._pattern.findall
             for i, text in enumerate(texts):
                 for word in findall(text):
@@ -111,16 +134,16 @@ class KeywordMatcher:
     def counts(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Matrix of log(1 + number of hits), one column per group."""
         texts = list(texts)
-        counts = np.zeros((len(texts), len(self.groups)))
+        counts = np.zeros((len(texts), len(self.column_names)))
         rows, cols = self.entries(texts)
         np.add.at(counts, (rows, cols), 1)
         return sp.csr_matrix(np.log1p(counts))
 
     def __getstate__(self) -> dict:
-        return {"groups": self.groups}
+        return {"groups": self.groups, "per_word": self.per_word}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["groups"])
+        self.__init__(state["groups"], state.get("per_word") or ())
 
 
 class NgramTable:
@@ -346,7 +369,7 @@ class FeatureSpace:
         self.keywords = keywords
         self.keyword_weight = keyword_weight
         self.names = np.concatenate(
-            [words.names, chars.names, np.asarray([f"<{n}>" for n in keywords.names], dtype=object)]
+            [words.names, chars.names, np.asarray(keywords.column_names, dtype=object)]
         ).astype(object)
         self.n_features = len(self.names)
 
@@ -363,12 +386,17 @@ class FeatureSpace:
         max_word_features: int | None = 40000,
         max_char_features: int | None = 60000,
         keyword_weight: float = 0.5,
+        keyword_words: Sequence[str] = FLAG_KEYWORD_GROUPS,
     ) -> "FeatureSpace":
+        """Fit the n-gram tables on ``texts``. ``keyword_words``: the keyword groups whose every
+        word also gets a column of its own (groups not in ``keywords`` are skipped), so that the
+        heads weigh 「咨询了律师」 and 「起诉」 apart instead of one count for the whole group."""
         texts = list(texts)
+        keywords = keywords or {}
         segmenter = segmenter if segmenter is not None else Segmenter()
         words = NgramTable.fit(texts, analyzer="word", ngram_range=word_ngram_range, segmenter=segmenter, min_df=min_df, max_features=max_word_features)
         chars = NgramTable.fit(texts, analyzer="char", ngram_range=char_ngram_range, min_df=min_df, max_features=max_char_features)
-        return cls(segmenter, words, chars, KeywordMatcher(keywords or {}), keyword_weight)
+        return cls(segmenter, words, chars, KeywordMatcher(keywords, per_word=[g for g in keyword_words if g in keywords]), keyword_weight)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The feature rows of ``texts``: the word table, the character table (each TF-IDF,
