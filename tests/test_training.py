@@ -140,3 +140,16 @@ def test_thresholds_pool_out_of_fold_probabilities_of_own_rows_only():
     assert base_only.threat.threshold_ == 0.5
     no_pool = fit_heads(rows, [], TrainSettings(include_snownlp=False, pool_oof=False))
     assert (no_pool.category.thresholds_ == 0.5).all()
+
+
+def test_model_version_changes_with_keywords_not_only_rows():
+    from triage.training import TrainSettings, _inputs_hash
+
+    files = {"userdict.txt": "", "keywords.toml": '[groups]\nthreat = ["12315"]\n'}
+    hyper = {"C": 4.0, "seed": 0, "features": {"keyword_words": ("threat",)}}
+    base = _inputs_hash("rows", files, hyper, TrainSettings())
+    assert base == _inputs_hash("rows", dict(files), dict(hyper), TrainSettings())
+    assert base != _inputs_hash("rows", {**files, "keywords.toml": '[groups]\nthreat = ["12315", "消协"]\n'}, hyper, TrainSettings())
+    assert base != _inputs_hash("rows", files, {**hyper, "C": 8.0}, TrainSettings())
+    assert base != _inputs_hash("other rows", files, hyper, TrainSettings())
+    assert base != _inputs_hash("rows", files, hyper, TrainSettings(include_snownlp=False))

