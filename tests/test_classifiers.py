@@ -151,3 +151,15 @@ def test_thresholds_can_be_tuned_on_out_of_fold_probabilities_pooled_with_dev():
         pred = P[:, j] >= head.thresholds_[j]
         f1 = 2 * (pred & (Yp[:, j] == 1)).sum() / (pred.sum() + Yp[:, j].sum())
         assert f1 == pytest.approx(1.0)  # separable toy data: the tuned threshold separates it
+
+
+def test_near_ties_in_f1_go_to_the_threshold_nearest_one_half():
+    from triage.estimators import _best_threshold
+
+    grid = np.array([0.2, 0.3, 0.4, 0.5])
+    # 10 positives scored 0.35..0.95, one negative at 0.32, 89 negatives at 0.1:
+    # t=0.2 or 0.3 catches all 10 positives and the negative (F1 0.952); t=0.4 loses one positive (0.947)
+    p = np.concatenate([np.linspace(0.35, 0.95, 10), [0.32], np.full(89, 0.1)])
+    y = np.concatenate([np.ones(10), np.zeros(90)])
+    assert _best_threshold(p, y, grid) == 0.3  # exact maximum (0.2 and 0.3 tie: nearest 0.5)
+    assert _best_threshold(p, y, grid, tolerance=0.01) == 0.4  # within 0.01 of the best: nearest 0.5
