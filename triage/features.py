@@ -132,7 +132,7 @@ class KeywordMatcher:
         return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
 
     def counts(self, texts: Iterable[str]) -> sp.csr_matrix:
-        """Matrix of log(1 + number of hits), one column per group."""
+        """Matrix of log(1 + number of hits), one column per entry of :attr:`column_names`."""
         texts = list(texts)
         counts = np.zeros((len(texts), len(self.column_names)))
         rows, cols = self.entries(texts)
