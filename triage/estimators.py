@@ -70,7 +70,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         Scale of the keyword columns relative to the TF-IDF blocks.
     keyword_words : sequence of str
         Keyword groups whose every word also gets a column of its own, so that each word earns
-        its own weight (「过敏」 need not count as much as 「孩子」 in the safety group); the group
+        its own weight (「咨询了律师」 need not count as little as 「法院」 in the threat group); the group
         columns stay. Groups missing from ``keywords`` are skipped.
     """
 
