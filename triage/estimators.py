@@ -97,18 +97,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.keyword_words = keyword_words
 
     def fit(self, X: Sequence[str], y=None) -> "TextFeatures":
-        self.space_ = FeatureSpace.fit(
-            list(X),
-            segmenter=self.segmenter,
-            keywords=self.keywords,
-            word_ngram_range=self.word_ngram_range,
-            char_ngram_range=self.char_ngram_range,
-            min_df=self.min_df,
-            max_word_features=self.max_word_features,
-            max_char_features=self.max_char_features,
-            keyword_weight=self.keyword_weight,
-            keyword_words=self.keyword_words,
-        )
+        # The parameters are FeatureSpace.fit's keyword arguments, one for one.
+        self.space_ = FeatureSpace.fit(list(X), **self.get_params(deep=False))
         self.n_features_out_ = self.space_.n_features
         return self
 

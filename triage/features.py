@@ -76,11 +76,12 @@ class KeywordMatcher:
 
     def __init__(self, groups: Mapping[str, Sequence[str]], per_word: Iterable[str] = ()):
         self.groups = {name: tuple(sorted(set(words), key=lambda w: (-len(w), w))) for name, words in groups.items()}
-        unknown = sorted(set(per_word) - set(self.groups))
+        per_word = set(per_word)  # read once: a generator would be empty the second time
+        unknown = sorted(per_word - set(self.groups))
         if unknown:
             raise ValueError(f"per_word names groups that do not exist: {unknown}; the groups are {sorted(self.groups)}.")
         #: the groups whose every word also has a column of its own, in group order
-        self.per_word = tuple(name for name in self.groups if name in set(per_word))
+        self.per_word = tuple(name for name in self.groups if name in per_word)
         self._word_groups: dict[str, list[int]] = {}
         for g, words in enumerate(self.groups.values()):
             for w in words:
