@@ -108,6 +108,17 @@ def test_suggestions_are_uncertain_and_diverse(pipe, corpus_rows):
     assert len({texts[i] for i in picks}) == 20
 
 
+def test_suggestions_cover_each_kind_of_complaint(pipe):
+    kinds = [
+        [f"快递{i}天了还没送到，物流信息一直不更新" for i in range(2, 30)],
+        [f"买的面膜是假货，防伪码查不到，已经第{i}次了" for i in range(2, 30)],
+        [f"客服态度很差，今天挂了我{i}次电话" for i in range(2, 30)],
+    ]
+    texts = [t for kind in kinds for t in kind]
+    picks = suggest_for_labeling(pipe, texts, 3, heads=("category",))
+    assert sorted(p // 28 for p in picks) == [0, 1, 2]
+
+
 def test_draft_labels_from_keywords():
     drafts = draft_labels(["买到假货，我要打12315", "物流很快，很满意，好评", "孩子吃了呕吐住院了"])
     assert "counterfeit" in drafts[0]["categories"] and drafts[0]["threat"] and drafts[0]["urgency"] == "high"
