@@ -107,6 +107,18 @@ def chnsenticorp(pipe, use_snownlp: bool) -> dict:
     return out
 
 
+def bank_comments(pipe) -> dict:
+    """Sentiment on real bank and credit-card forum comments: three classes, mostly neutral chatter."""
+    import pandas as pd
+
+    df = pd.read_csv(SHARED / "bank_comments.csv")
+    names = {0: "negative", 1: "positive", 2: "neutral"}
+    results = pipe.score_many(df.text.astype(str).tolist(), on_error="mark")
+    gold = [names[c] for c in df["class"]]
+    pred = [r.sentiment.label if r.sentiment is not None else "neutral" for r in results]
+    return {"rows": len(df), **multiclass_report(gold, pred, ["negative", "neutral", "positive"])}
+
+
 def snownlp_gold(rows) -> dict:
     from snownlp import SnowNLP
 
@@ -145,6 +157,7 @@ def main() -> None:
         report["zhijiang"] = zhijiang(pipe)
         report["heimao"] = heimao(pipe)
         report["chnsenticorp"] = chnsenticorp(pipe, not args.no_snownlp)
+        report["bank_comments"] = bank_comments(pipe)
         if not args.no_snownlp:
             report["snownlp_gold_dev"] = snownlp_gold(gold)
 
@@ -166,6 +179,10 @@ def main() -> None:
             "the corpus) to decide what to write next and which keywords are ambiguous (e.g. 报警 as a car's",
             "warning light). Expect real complaints the team never looked at to score somewhat lower. Threat and",
             "safety have only 6 and 11 positives here: one complaint moves their F1 by 0.05-0.10.",
+            "The sixth corpus round went further: its writing prompts quoted a few short phrasings from gold_dev's",
+            "errors. The five rows that came out as paraphrases of particular gold_dev texts were removed, but the",
+            "round still aims at gold_dev's error patterns, so from this round on the gold_dev column is optimistic.",
+            "The public sets below (zhijiang, heimao, ChnSentiCorp, bank_comments) were not used that way.",
             "",
             "| metric | own test split | gold_dev (real, 217) | goal on gold_dev |",
             "|---|---|---|---|",
@@ -198,6 +215,11 @@ def main() -> None:
         if "snownlp_gold_dev" in report:
             sg = report["snownlp_gold_dev"]
             lines.append(f"- snownlp `sentiments` on gold_dev (>=0.6 positive, <=0.4 negative, else neutral): macro-F1 {sg['macro_f1']:.3f}, accuracy {sg['accuracy']:.3f}; ours: macro-F1 {gs['sentiment_macro_f1']:.3f}")
+        b = report["bank_comments"]
+        lines.append(f"- bank_comments (real bank and credit-card forum comments, {b['rows']} rows, 86% neutral chatter, not complaints): "
+                     f"sentiment macro-F1 {b['macro_f1']:.3f}, accuracy {b['accuracy']:.3f}; per class F1 "
+                     + ", ".join(f"{k} {v['f1']:.3f}" for k, v in b["per_label"].items())
+                     + ". The model is built for complaint backlogs and reads most chatter that mentions a card or a fee as negative.")
         lines += ["", "## gold_dev in detail", ""]
         lines += report_markdown(report["gold_dev"], title="gold_dev").split("\n")[2:]
     lines += ["", "## Our own test split in detail", ""]
