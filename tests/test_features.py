@@ -116,3 +116,13 @@ def test_shipped_keyword_lists_tell_whose_step_it_is():
     for text in ("催收说要起诉我", "上个月被起诉了", "收到法院传票", "仪表盘故障报警", "去年315晚会点名的牌子"):
         assert "threat" not in m.find(text), text
     assert "safety" in m.find("吃完拉肚子")
+
+
+def test_shipped_safety_list_tells_dangerous_controls_from_gadgets():
+    from triage.training import TrainSettings, read_keywords
+
+    m = KeywordMatcher(read_keywords(TrainSettings().keywords))
+    for text in ("启动后转向系统失灵", "高速上刹车失灵", "螺丝松动导致车辆侧翻"):
+        assert "safety" in m.find(text), text
+    for text in ("车机蓝牙失灵", "中控屏幕失灵，按键失灵", "遥控钥匙失灵"):
+        assert "safety" not in m.find(text) and "device_fault" in m.find(text), text
