@@ -265,7 +265,7 @@ class SeverityScorer:
             source,
             timeliness_pts,
         )
-        return {name: round(float(v if v < cap else cap) if v > 0 else 0.0, 1) for name, v, cap in zip(SEVERITY_FACTORS, raw, caps)}
+        return {name: round(float(v if v < cap else cap), 1) if v > 0 else 0.0 for name, v, cap in zip(SEVERITY_FACTORS, raw, caps)}
 
     def _threat_points(self, threat: bool, targets: Sequence[str]) -> float:
         if not threat:
