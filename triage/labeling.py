@@ -67,13 +67,16 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``; ``heads`` are the labels
     that will be given (e.g. ``("category",)`` when only categories are labelled). The distinct
     texts (at most ``max_pool`` of them, drawn at random with ``seed``) are grouped into ``n``
-    clusters by k-means on the model's features; from each cluster comes the text with the highest
-    uncertainty minus half its distance to the cluster's centre. So the suggestions cover the kinds
-    of complaint in the pool in proportion to how common they are, and within each kind they are
-    the ones the model is least sure about (picking only the most uncertain texts fills a batch
-    with near-copies and with rare oddities; on heimao_finance it did no better than random).
+    clusters by k-means on the model's features (reduced to 64 dimensions by a truncated SVD, so
+    that memory does not grow with n times the ~100,000 features); from each cluster comes the
+    text with the highest uncertainty minus half its distance to the cluster's centre. So the
+    suggestions cover the kinds of complaint in the pool in proportion to how common they are, and
+    within each kind they are the ones the model is least sure about. Picking only the most
+    uncertain texts can fill a batch with near-copies of one kind. On heimao_finance neither way
+    beats random selection by more than the spread between starting draws (docs/BENCHMARKS.md).
     """
     from sklearn.cluster import MiniBatchKMeans
+    from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize as l2_normalize
 
     texts = unlabeled[text_col].tolist() if hasattr(unlabeled, "columns") else list(unlabeled)
@@ -89,9 +92,13 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
         return []
     pool = [texts[i] for i in cand]
     u = uncertainty(pipeline, pool, heads)
+    if n == len(pool):
+        return [int(cand[k]) for k in np.argsort(-u, kind="stable")]
     X = l2_normalize(pipeline.model.features.transform([pipeline.normalize(t) for t in pool]))
-    km = MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048).fit(X)
-    dist = km.transform(X)[np.arange(len(pool)), km.labels_]
+    dims = min(64, len(pool) - 1, X.shape[1] - 1)
+    Z = l2_normalize(TruncatedSVD(dims, random_state=seed).fit_transform(X)) if dims >= 2 else X.toarray()
+    km = MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048).fit(Z)
+    dist = np.linalg.norm(Z - km.cluster_centers_[km.labels_], axis=1)
     score = u - 0.5 * dist
     order = np.lexsort((-score, km.labels_))  # by cluster, best first within each
     starts = np.flatnonzero(np.r_[True, km.labels_[order][1:] != km.labels_[order][:-1]])
