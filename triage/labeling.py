@@ -38,10 +38,18 @@ HEADS = ("category", "sentiment", "urgency", "threat", "safety")
 def uncertainty(pipeline: TriagePipeline, texts: Sequence[str], heads: Sequence[str] = HEADS) -> np.ndarray:
     """How unsure the model is about each text, in 0..1 (1: a coin toss somewhere), over the
     heads that will be labelled (``heads``)."""
+    _check_heads(heads)
+    return _uncertainty(pipeline, pipeline.probabilities(texts), heads)
+
+
+def _check_heads(heads: Sequence[str]) -> None:
     unknown = sorted(set(heads) - set(HEADS))
     if unknown:
         raise ValueError(f"Unknown heads {unknown}; choose from {', '.join(HEADS)}.")
-    P = pipeline.probabilities(texts)
+
+
+def _uncertainty(pipeline: TriagePipeline, P: Mapping[str, np.ndarray], heads: Sequence[str]) -> np.ndarray:
+    """:func:`uncertainty` from the heads' probabilities ``P`` (as :meth:`TriagePipeline.probabilities` gives)."""
 
     def spread(M: np.ndarray) -> np.ndarray:
         return -(M * np.log(np.clip(M, 1e-12, 1))).sum(axis=1) / np.log(M.shape[1])
@@ -79,6 +87,7 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize as l2_normalize
 
+    _check_heads(heads)
     texts = unlabeled[text_col].tolist() if hasattr(unlabeled, "columns") else list(unlabeled)
     texts = ["" if not isinstance(t, str) else t for t in texts]
     first: dict[str, int] = {}
@@ -90,12 +99,12 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     n = min(n, len(cand))
     if n <= 0:
         return []
-    pool = [texts[i] for i in cand]
-    u = uncertainty(pipeline, pool, heads)
-    if n == len(pool):
+    out = pipeline.model.predict([pipeline.normalize(texts[i]) for i in cand])  # features once, for both uses
+    X = l2_normalize(out.pop("X"))
+    u = _uncertainty(pipeline, out, heads)
+    if n == len(cand):
         return [int(cand[k]) for k in np.argsort(-u, kind="stable")]
-    X = l2_normalize(pipeline.model.features.transform([pipeline.normalize(t) for t in pool]))
-    dims = min(64, len(pool) - 1, X.shape[1] - 1)
+    dims = min(64, len(cand) - 1, X.shape[1] - 1)
     Z = l2_normalize(TruncatedSVD(dims, random_state=seed).fit_transform(X)) if dims >= 2 else X.toarray()
     km = MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048).fit(Z)
     dist = np.linalg.norm(Z - km.cluster_centers_[km.labels_], axis=1)
@@ -104,7 +113,7 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     starts = np.flatnonzero(np.r_[True, km.labels_[order][1:] != km.labels_[order][:-1]])
     picked = order[starts]
     if len(picked) < n:  # empty clusters: the most uncertain of the rest
-        rest = np.setdiff1d(np.arange(len(pool)), picked)
+        rest = np.setdiff1d(np.arange(len(cand)), picked)
         picked = np.r_[picked, rest[np.argsort(-u[rest], kind="stable")[: n - len(picked)]]]
     picked = picked[np.argsort(-u[picked], kind="stable")]
     return [int(cand[k]) for k in picked]
