@@ -88,3 +88,84 @@ def test_evaluate_writes_json_and_markdown(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert {"categories", "sentiment", "urgency", "threat", "safety", "summary"} <= set(report)
     assert "| label | precision |" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def _backlog(path, n=40):
+    """A GBK export of n team-corpus complaints, one blank and one malformed line among them."""
+    from triage.corpus import load_labelled
+
+    from .conftest import DATA
+
+    texts = [r["text"].replace(",", "，").replace("\n", " ").replace('"', "“") for r in load_labelled(DATA / "corpus")[:n]]
+    lines = ["工单号,投诉内容"] + [f"W{i:03d},{t}" for i, t in enumerate(texts)]
+    lines.insert(6, "W900,")  # no text
+    lines.insert(9, "W901,太贵了,多余的字段")  # one field too many
+    path.write_bytes(("\n".join(lines) + "\n").encode("gbk", errors="replace"))
+    return path, texts
+
+
+def test_suggest_writes_a_sheet_that_train_reads_back(tmp_path):
+    from triage.training import read_labelled
+
+    src, texts = _backlog(tmp_path / "backlog.csv")
+    out = tmp_path / "to_label.csv"
+    result = runner.invoke(app, ["suggest", str(src), "-o", str(out), "-n", "8", "--id-col", "工单号"])
+    assert result.exit_code == 0, result.output
+    sheet = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(sheet.columns) == ["line", "id", "text", "categories", "sentiment", "urgency", "threat", "safety"]
+    assert len(sheet) == 8 and sheet["text"].is_unique and all(sheet["text"].str.strip())
+    assert set(sheet["threat"]) <= {"true", "false"} and all(sheet["categories"])
+    raw = src.read_bytes().decode("gbk").splitlines()
+    for line, ident, text in zip(sheet["line"], sheet["id"], sheet["text"]):
+        assert raw[int(line) - 1] == f"{ident},{text}"  # `line` is the row's line in the input
+    rows, cats = read_labelled(out)  # the pre-filled sheet is valid training data as it is
+    assert len(rows) == 8 and set(rows[0]) >= {"categories", "sentiment", "urgency", "threat", "safety"}
+    blank = tmp_path / "blank.xlsx"
+    result = runner.invoke(app, ["suggest", str(src), "-o", str(blank), "-n", "3", "--heads", "category", "--blank"])
+    assert result.exit_code == 0, result.output
+    sheet = pd.read_excel(blank, dtype=str)
+    assert list(sheet.columns) == ["line", "text", "categories"] and sheet["categories"].isna().all()
+    result = runner.invoke(app, ["suggest", str(src), "-o", str(tmp_path / "x.csv"), "--heads", "catgory"])
+    assert result.exit_code == 2 and "choose from category" in result.output
+
+
+def test_draft_gives_every_row_a_draft_or_a_reason(tmp_path):
+    src, texts = _backlog(tmp_path / "backlog.csv", n=20)
+    out = tmp_path / "drafts.csv"
+    result = runner.invoke(app, ["draft", str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    sheet = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert len(sheet) == 22  # 20 complaints, the blank row and the malformed line
+    assert sheet["line"].astype(int).tolist() == list(range(2, 24))
+    errors = dict(zip(sheet["line"].astype(int), sheet["error"]))
+    assert errors[7] == "no text" and errors[10].startswith("unreadable line")
+    good = sheet[sheet["error"] == ""]
+    assert len(good) == 20 and all(good["categories"]) and set(good["sentiment"]) <= {"negative", "neutral", "positive"}
+    assert sheet.loc[sheet["line"] == "10", "text"].item() == "W901,太贵了,多余的字段"
+
+
+def test_check_labels_finds_planted_mislabels(tmp_path):
+    rows = [
+        {"text": "买到假货，防伪码查不到，要求退一赔三", "categories": "counterfeit", "sentiment": "negative"},
+        {"text": "快递三天没动静，客服也不回消息，太气人了", "categories": "delivery|service_attitude", "sentiment": "positive"},
+        {"text": "衣服洗一次就掉色起球，质量太差了", "categories": "delivery", "sentiment": "negative"},
+    ]
+    data = tmp_path / "labels.xlsx"
+    pd.DataFrame(rows).rename(columns={"text": "内容", "categories": "类别"}).to_excel(data, index=False)
+    out = tmp_path / "issues.csv"
+    result = runner.invoke(app, ["check-labels", str(data), "-o", str(out), "--text-col", "内容", "--categories-col", "类别"])
+    assert result.exit_code == 0, result.output
+    found = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert set(zip(found["id"], found["label"])) >= {("1", "sentiment"), ("2", "categories")}
+    assert "0" not in set(found["id"])
+    assert "2 of 3 rows" in result.output
+
+
+def test_labelled_file_with_a_malformed_line_is_refused_with_its_line(tmp_path):
+    data = tmp_path / "labels.csv"
+    data.write_text("text,sentiment\n快递丢了,negative\n太贵了,negative,多余\n客服不理人,negative\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "default", str(data)])
+    assert result.exit_code == 2 and "line 3" in result.output
+    data.write_text("text,sentiment\n快递丢了,negative\n ,negative\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "default", str(data)])
+    assert result.exit_code == 2 and "line 3 of labels.csv" in result.output and "delete the row" in result.output

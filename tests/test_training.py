@@ -124,6 +124,9 @@ def test_draft_labels_from_keywords():
     assert "counterfeit" in drafts[0]["categories"] and drafts[0]["threat"] and drafts[0]["urgency"] == "high"
     assert drafts[1]["sentiment"] == "positive"
     assert drafts[2]["safety"] and drafts[2]["urgency"] == "critical"
+    # Being asked for a good review is not praise; spilled soup and a late order are complaints.
+    late = draft_labels(["外卖晚了一个多小时才送到，汤也洒了，骑手还让我给五星好评"])[0]
+    assert late["sentiment"] == "negative" and "delivery" in late["categories"]
 
 
 def test_confident_disagreements_flag_likely_mislabels(pipe):

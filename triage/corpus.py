@@ -87,19 +87,21 @@ def check_labels(
     *,
     categories: Sequence[str] = CATEGORIES,
     required: Sequence[str] = LABEL_COLUMNS,
+    where: Sequence[str] | None = None,
 ) -> list[dict]:
     """Validate and normalize labelled rows; raises :class:`DataError` naming the row and the fix.
 
     Only the label columns in ``required`` must be present (an analyst may label categories
-    only). A custom category set is allowed via ``categories``.
+    only). A custom category set is allowed via ``categories``. ``where`` names each row in errors
+    (e.g. "line 12 of labels.csv"); by default, its position.
     """
     allowed = set(categories)
     out: list[dict] = []
     for n, row in enumerate(rows):
-        ref = f"row {n} (id {row.get('id', n)!r})"
+        ref = f"{where[n] if where else f'row {n}'} (id {row.get('id', n)!r})"
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{ref}: the text is missing or empty. Every labelled row needs a text.")
+            raise DataError(f"{ref}: the text is missing or empty. Every labelled row needs a text: give it one, or delete the row.")
         clean: dict = {"id": str(row.get("id", n)), "text": text}
         for col in required:
             if col not in row or row[col] is None:

@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .errors import DataError
 from .pipeline import TriagePipeline
 
 # keyword group -> category, for draft labels
@@ -24,7 +26,10 @@ GROUP_CATEGORY = {
 }
 _DEMANDS = ("退款", "退货", "赔偿", "换货", "维修", "要求", "道歉", "处理", "解决", "给个说法", "退钱")
 _PRAISE = ("好评", "满意", "不错", "很好", "很快", "感谢", "谢谢", "表扬", "推荐", "点赞", "给力")
-_NEGATIVE = ("差", "坏", "慢", "没", "不", "假", "骗", "贵", "垃圾", "投诉", "退", "问题", "失望", "难", "烂", "坑")
+_NEGATIVE = ("差", "坏", "慢", "没", "不", "假", "骗", "贵", "垃圾", "投诉", "退", "问题", "失望", "难", "烂", "坑",
+             "才送到", "才到", "洒", "漏", "破", "错", "少了", "拒绝", "敷衍", "什么态度", "欺骗", "虚假")
+# Asking for (or paying for) a good review is not praise: 「骑手还让我给五星好评」.
+_PRAISE_REQUESTS = ("给五星好评", "给个好评", "给好评", "五星好评", "好评返现", "要好评", "求好评")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -33,6 +38,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 HEADS = ("category", "sentiment", "urgency", "threat", "safety")
+HEAD_COLUMN = {"category": "categories", "sentiment": "sentiment", "urgency": "urgency", "threat": "threat", "safety": "safety"}
+LABEL_KEYS = frozenset(HEAD_COLUMN.values())
 
 
 def uncertainty(pipeline: TriagePipeline, texts: Sequence[str], heads: Sequence[str] = HEADS) -> np.ndarray:
@@ -45,7 +52,7 @@ def uncertainty(pipeline: TriagePipeline, texts: Sequence[str], heads: Sequence[
 def _check_heads(heads: Sequence[str]) -> None:
     unknown = sorted(set(heads) - set(HEADS))
     if unknown:
-        raise ValueError(f"Unknown heads {unknown}; choose from {', '.join(HEADS)}.")
+        raise DataError(f"Unknown heads {unknown}; choose from {', '.join(HEADS)}.")
 
 
 def _uncertainty(pipeline: TriagePipeline, P: Mapping[str, np.ndarray], heads: Sequence[str]) -> np.ndarray:
@@ -74,7 +81,7 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
 
     ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``; ``heads`` are the labels
     that will be given (e.g. ``("category",)`` when only categories are labelled). The distinct
-    texts (at most ``max_pool`` of them, drawn at random with ``seed``) are grouped into ``n``
+    non-blank texts (at most ``max_pool`` of them, drawn at random with ``seed``) are grouped into ``n``
     clusters by k-means on the model's features (reduced to 64 dimensions by a truncated SVD, so
     that memory does not grow with n times the ~100,000 features); from each cluster comes the
     text with the highest uncertainty minus half its distance to the cluster's centre. So the
@@ -92,7 +99,8 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     texts = ["" if not isinstance(t, str) else t for t in texts]
     first: dict[str, int] = {}
     for i, text in enumerate(texts):
-        first.setdefault(text, i)  # exact copies are never suggested twice
+        if text.strip():  # nothing to label in a blank text
+            first.setdefault(text, i)  # exact copies are never suggested twice
     cand = np.fromiter(first.values(), dtype=np.int64, count=len(first))
     if len(cand) > max_pool:
         cand = np.sort(np.random.default_rng(seed).choice(cand, max_pool, replace=False))
@@ -117,6 +125,40 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
         picked = np.r_[picked, rest[np.argsort(-u[rest], kind="stable")[: n - len(picked)]]]
     picked = picked[np.argsort(-u[picked], kind="stable")]
     return [int(cand[k]) for k in picked]
+
+
+def model_labels(pipeline: TriagePipeline, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """The model's current labels of ``texts``, in the columns of ``LABELING.md``: pre-filled
+    labels for a person to correct (see :func:`labelling_sheet`)."""
+    return [
+        {"text": text, "categories": list(r.categories), "sentiment": r.sentiment.label, "urgency": r.urgency.level,
+         "threat": r.flags.threat, "safety": r.flags.safety}
+        for text, r in zip(texts, pipeline.score_many(list(texts)))
+    ]
+
+
+def labelling_sheet(records: Sequence[Mapping[str, Any]], heads: Sequence[str] = HEADS) -> Any:
+    """A DataFrame to label in a spreadsheet and give back to ``triage train``: ``text`` and one
+    column per head in ``heads`` (``categories`` joined with ``|``, flags as ``true``/``false``),
+    filled from ``records`` (e.g. :func:`model_labels` or :func:`draft_labels`); other keys of the
+    records become columns after them. Blank cells are read back as "not labelled"."""
+    import pandas as pd
+
+    _check_heads(heads)
+    columns = ["text"] + [HEAD_COLUMN[h] for h in HEADS if h in heads]
+    rows = []
+    for rec in records:
+        row: dict[str, Any] = {c: rec.get(c) for c in columns}
+        if isinstance(row.get("categories"), (list, tuple)):
+            row["categories"] = "|".join(row["categories"])
+        for flag in ("threat", "safety"):
+            if isinstance(row.get(flag), bool):
+                row[flag] = "true" if row[flag] else "false"
+        for key, value in rec.items():
+            if key not in row and key not in LABEL_KEYS:
+                row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else value
+        rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else columns)
 
 
 def draft_labels(texts: Sequence[str], keywords: Mapping[str, Sequence[str]] | None = None) -> list[dict[str, Any]]:
@@ -148,8 +190,10 @@ def draft_labels(texts: Sequence[str], keywords: Mapping[str, Sequence[str]] | N
             urgency = "medium"
         else:
             urgency = "low"
-        praise = any(w in text for w in _PRAISE)
         rest = text
+        for w in _PRAISE_REQUESTS:
+            rest = rest.replace(w, "")
+        praise = any(w in rest for w in _PRAISE)
         for w in _PRAISE:
             rest = rest.replace(w, "")
         negative = any(w in rest for w in _NEGATIVE) or threat or safety

@@ -224,15 +224,23 @@ def read_labelled(
     import pandas as pd
 
     columns = dict(columns or {})
+    where: list[str] | None = None
     if isinstance(data, (str, Path)):
         path = Path(data)
         if path.is_dir() or path.suffix.lower() in (".jsonl", ".ndjson"):
             frame = pd.DataFrame(read_jsonl(path))
         else:
-            from .batch.io import iter_chunks
+            from .batch.io import read_table
 
-            frames = [c.frame for c in iter_chunks(path, chunksize=100_000)]
-            frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            table = read_table(path)
+            if table.bad_lines:  # a training row is never dropped silently
+                first = table.bad_lines[0]
+                raise DataError(
+                    f"{len(table.bad_lines)} line(s) of {str(path)!r} could not be read as rows (first: line {first['line']}: "
+                    f"{first['error']}). Fix the quoting or the number of fields on those lines and try again."
+                )
+            frame = table.frame
+            where = [f"line {line} of {path.name}" for line in table.lines]
     elif isinstance(data, pd.DataFrame):
         frame = data
     else:
@@ -267,9 +275,9 @@ def read_labelled(
         categories = [c for c in CATEGORIES if c in found] + [c for c in found if c not in CATEGORIES]
     categories = list(categories or CATEGORIES)
     checked = []
-    for rec in records:
+    for n, rec in enumerate(records):
         have = [c for c in LABEL_COLUMNS if c in rec]
-        checked.extend(check_labels([rec], categories=categories, required=have))
+        checked.extend(check_labels([rec], categories=categories, required=have, where=[where[n] if where else f"row {n}"]))
     return checked, categories
 
 

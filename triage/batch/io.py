@@ -281,6 +281,20 @@ def iter_chunks(
     return _iter_parquet(path, chunksize)
 
 
+def read_table(path: str | Path, *, fmt: str | None = None, encoding: str | None = None, sheet: str | None = None) -> Chunk:
+    """A whole (small) file as one :class:`Chunk`: every row read, their input line numbers, and the
+    lines that could not be read as rows. For labelling sheets; backlogs go through :func:`iter_chunks`."""
+    import pandas as pd
+
+    chunks = list(iter_chunks(path, fmt=fmt, encoding=encoding, sheet=sheet, chunksize=100_000))
+    frames = [c.frame for c in chunks]
+    return Chunk(
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        [line for c in chunks for line in c.lines],
+        [bad for c in chunks for bad in c.bad_lines],
+    )
+
+
 def detect_text_column(columns: Sequence[str], explicit: str | None = None) -> str:
     """The column holding the complaint text: ``explicit``, or the one common header present."""
     cols = [str(c) for c in columns]
