@@ -184,6 +184,22 @@ pd.DataFrame(draft_labels([r["text"] for r in test[:5]]))[["text", "categories",
 issues = find_label_issues(triage.load(), test, confidence=0.95)
 print(len(issues), "of", len(test), "test rows have a confident disagreement")
 pd.DataFrame([{"id": i["id"], "text": i["text"][:40], "issues": i["issues"]} for i in issues[:8]])"""),
+        ("md", "## A sheet for a person to label\n\nThe suggestions, pre-filled with the model's labels, as a spreadsheet in the "
+               "columns `triage.train` reads (the command line does the same: `triage suggest BACKLOG -o to_label.xlsx`)."),
+        ("code", """\
+import tempfile
+from pathlib import Path
+from triage.labeling import labelling_sheet, model_labels
+from triage.training import read_labelled
+
+default = triage.load()
+unlabelled = [r["text"] for r in test[:300]]
+picks = suggest_for_labeling(default, unlabelled, 10)
+sheet = labelling_sheet(model_labels(default, [unlabelled[i] for i in picks]))
+path = Path(tempfile.mkdtemp()) / "to_label.xlsx"
+sheet.to_excel(path, index=False)  # correct it in Excel, then: triage.train(path, out="models/mine")
+print(len(read_labelled(path)[0]), "rows read back from", path.name)
+sheet.head()"""),
     ],
 }
 
