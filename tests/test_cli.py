@@ -96,7 +96,8 @@ def _backlog(path, n=40):
 
     from .conftest import DATA
 
-    texts = [r["text"].replace(",", "，").replace("\n", " ").replace('"', "“") for r in load_labelled(DATA / "corpus")[:n]]
+    # Prefixed, so that they are not the texts the shipped model was trained on (suggest skips those).
+    texts = ["客户反映：" + r["text"].replace(",", "，").replace("\n", " ").replace('"', "“") for r in load_labelled(DATA / "corpus")[:n]]
     lines = ["工单号,投诉内容"] + [f"W{i:03d},{t}" for i, t in enumerate(texts)]
     lines.insert(6, "W900,")  # no text
     lines.insert(9, "W901,太贵了,多余的字段")  # one field too many
@@ -105,9 +106,14 @@ def _backlog(path, n=40):
 
 
 def test_suggest_writes_a_sheet_that_train_reads_back(tmp_path):
-    from triage.training import read_labelled
+    from triage.pipeline import default_model_path
+    from triage.training import base_training_rows, read_labelled
 
     src, texts = _backlog(tmp_path / "backlog.csv")
+    known = next(r["text"] for r in base_training_rows(default_model_path())
+                 if not any(c in r["text"] for c in ',"\n\r') and r["text"].encode("gbk", "replace").decode("gbk") == r["text"])
+    with src.open("ab") as fh:  # a text the shipped model was trained on: already labelled
+        fh.write(f"W902,{known}\n".encode("gbk"))
     out = tmp_path / "to_label.csv"
     result = runner.invoke(app, ["suggest", str(src), "-o", str(out), "-n", "8", "--id-col", "工单号"])
     assert result.exit_code == 0, result.output
@@ -119,12 +125,23 @@ def test_suggest_writes_a_sheet_that_train_reads_back(tmp_path):
     for line, ident, text in zip(sheet["line"], sheet["id"], sheet["text"]):
         assert raw[int(line) - 1] == f"{ident},{text}"  # `line` is the row's line in the input
     rows, cats = read_labelled(out)  # the pre-filled sheet is valid training data as it is
+    rows_text = {r["text"] for r in rows}
     assert len(rows) == 8 and set(rows[0]) >= {"categories", "sentiment", "urgency", "threat", "safety"}
     blank = tmp_path / "blank.xlsx"
     result = runner.invoke(app, ["suggest", str(src), "-o", str(blank), "-n", "3", "--heads", "category", "--blank"])
     assert result.exit_code == 0, result.output
     sheet = pd.read_excel(blank, dtype=str)
     assert list(sheet.columns) == ["line", "text", "categories"] and sheet["categories"].isna().all()
+    again = tmp_path / "round2.csv"  # the next round: nothing labelled before comes back
+    result = runner.invoke(app, ["suggest", str(src), "-o", str(again), "-n", "8", "--exclude", str(out), "--exclude", str(blank)])
+    assert result.exit_code == 0, result.output
+    second = pd.read_csv(again, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    everything = tmp_path / "all.csv"
+    result = runner.invoke(app, ["suggest", str(src), "-o", str(everything), "-n", "1000"])
+    assert result.exit_code == 0, result.output
+    pool = pd.read_csv(everything, encoding="utf-8-sig", dtype=str, keep_default_na=False)["text"]
+    assert len(pool) == len(set(texts)) and known not in set(pool)  # not blank, not malformed, not trained on
+    assert len(second) == 8 and not set(second["text"]) & (set(sheet["text"]) | set(rows_text))
     result = runner.invoke(app, ["suggest", str(src), "-o", str(tmp_path / "x.csv"), "--heads", "catgory"])
     assert result.exit_code == 2 and "choose from category" in result.output
 

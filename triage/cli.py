@@ -259,6 +259,19 @@ def _read_unlabelled(path: Path, text_col: Optional[str], encoding: Optional[str
     return table, column, texts
 
 
+def _labelled_texts(model: Optional[Path], sheets: list[Path]) -> set[str]:
+    """Texts already labelled: those the model was trained on, and the ``text`` column of ``sheets``."""
+    from .pipeline import default_model_path
+    from .training import TRAINING_DATA_FILE, base_training_rows
+
+    model_dir = model or default_model_path()
+    done = {r["text"].strip() for r in base_training_rows(model_dir)} if (Path(model_dir) / TRAINING_DATA_FILE).is_file() else set()
+    for path in sheets:
+        _, _, texts = _read_unlabelled(path, None, None, None)
+        done.update(t.strip() for t in texts)
+    return done
+
+
 def _heads(value: str) -> tuple[str, ...]:
     from .labeling import _check_heads
 
@@ -278,6 +291,7 @@ def suggest(
     heads: str = typer.Option(",".join(("category", "sentiment", "urgency", "threat", "safety")), "--heads",
                               help="The labels you will give, comma-separated (e.g. category)."),
     blank: bool = typer.Option(False, "--blank", help="Leave the label columns empty instead of pre-filling the model's labels."),
+    exclude: list[Path] = typer.Option([], "--exclude", help="Sheets labelled in earlier rounds (their text column, found as in DATA): never suggest those again. Repeatable."),
     seed: int = typer.Option(0, "--seed"),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
@@ -286,7 +300,8 @@ def suggest(
     """The complaints to label next (uncertain and diverse), as a sheet `triage train` reads back.
 
     The label columns are pre-filled with the model's labels for you to correct (--blank: empty);
-    `line` is the row's line in DATA.
+    `line` is the row's line in DATA. Texts the model was trained on, and those in --exclude sheets,
+    are not suggested again.
     """
     from .labeling import labelling_sheet, model_labels, suggest_for_labeling
 
@@ -295,7 +310,8 @@ def suggest(
         chosen_heads = _heads(heads)
         pipe = _load(model, None)
         table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
-        picked = suggest_for_labeling(pipe, texts, n, heads=chosen_heads, seed=seed)
+        done = _labelled_texts(model, exclude)
+        picked = suggest_for_labeling(pipe, texts, n, heads=chosen_heads, seed=seed, exclude=done)
         chosen = [texts[i] for i in picked]
         records = [{"text": t} for t in chosen] if blank else model_labels(pipe, chosen)
         frame = labelling_sheet(records, chosen_heads)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def _uncertainty(pipeline: TriagePipeline, P: Mapping[str, np.ndarray], heads: S
 
 
 def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, text_col: str = "text",
-                         heads: Sequence[str] = HEADS, max_pool: int = 20000, seed: int = 0) -> list[int]:
+                         heads: Sequence[str] = HEADS, max_pool: int = 20000, seed: int = 0,
+                         exclude: Iterable[str] = ()) -> list[int]:
     """Positions (in ``unlabeled``) of the ``n`` complaints to label next, most uncertain first.
 
     ``unlabeled`` is a sequence of texts or a DataFrame with ``text_col``; ``heads`` are the labels
@@ -89,6 +90,7 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     within each kind they are the ones the model is least sure about. Picking only the most
     uncertain texts can fill a batch with near-copies of one kind. On heimao_finance neither way
     beats random selection by more than the spread between starting draws (docs/BENCHMARKS.md).
+    Texts in ``exclude`` (e.g. those labelled in earlier rounds) are never suggested.
     """
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.decomposition import TruncatedSVD
@@ -98,8 +100,9 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     texts = unlabeled[text_col].tolist() if hasattr(unlabeled, "columns") else list(unlabeled)
     texts = ["" if not isinstance(t, str) else t for t in texts]
     first: dict[str, int] = {}
+    done = {t.strip() for t in exclude if isinstance(t, str)}
     for i, text in enumerate(texts):
-        if text.strip():  # nothing to label in a blank text
+        if text.strip() and text.strip() not in done:  # nothing to label in a blank text
             first.setdefault(text, i)  # exact copies are never suggested twice
     cand = np.fromiter(first.values(), dtype=np.int64, count=len(first))
     if len(cand) > max_pool:
