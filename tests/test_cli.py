@@ -159,6 +159,10 @@ def test_draft_gives_every_row_a_draft_or_a_reason(tmp_path):
     good = sheet[sheet["error"] == ""]
     assert len(good) == 20 and all(good["categories"]) and set(good["sentiment"]) <= {"negative", "neutral", "positive"}
     assert sheet.loc[sheet["line"] == "10", "text"].item() == "W901,太贵了,多余的字段"
+    result = runner.invoke(app, ["draft", str(src), "-o", str(out)])
+    assert result.exit_code == 2 and "--force" in result.output
+    result = runner.invoke(app, ["draft", str(src), "-o", str(tmp_path / "drafts.doc")])
+    assert result.exit_code == 2 and ".xlsx" in result.output  # the formats it can write
 
 
 def test_check_labels_finds_planted_mislabels(tmp_path):

@@ -50,11 +50,29 @@ def _label_columns(categories: Optional[str], sentiment: Optional[str], urgency:
                               ("threat", threat), ("safety", safety)) if v}
 
 
-def _write_table(frame, output: Path, force: bool) -> None:
-    from .batch.io import TableWriter, format_of
+def _read_labelled(data: Path, text_col: str, *label_cols: Optional[str]) -> list[dict]:
+    from .training import read_labelled
 
+    return read_labelled(data, text_col=text_col, columns=_label_columns(*label_cols))[0]
+
+
+def _check_output(output: Optional[Path], force: bool) -> None:
+    """Refuse, before any work, to overwrite an output without --force; check its format."""
+    from .batch.io import format_of
+
+    if output is None:
+        return
     if output.exists() and not force:
         _fail(f"{output} exists; pass --force to overwrite it.")
+    try:
+        format_of(output)
+    except TriageError as exc:
+        _fail(str(exc))
+
+
+def _write_table(frame, output: Path) -> None:
+    from .batch.io import TableWriter, format_of
+
     output.parent.mkdir(parents=True, exist_ok=True)
     writer = TableWriter(output, format_of(output))
     writer.write(frame)
@@ -193,14 +211,12 @@ def evaluate(
     """Measure a model on labelled data: per-label P/R/F1, micro/macro F1, confusion, calibration."""
     from .corpus import split
     from .evaluate import evaluate as run
-    from .training import read_labelled
     from .report import write_report
 
     _quiet_jieba()
     try:
         pipe = _load(None if str(model) == "default" else model, None)
-        rows, _ = read_labelled(data, text_col=text_col,
-                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
+        rows = _read_labelled(data, text_col, categories_col, sentiment_col, urgency_col, threat_col, safety_col)
         if split_name:
             rows = split(rows)[split_name]
         report = run(pipe, rows)
@@ -229,14 +245,12 @@ def compare(
     """Two models side by side on labelled data: per-label metrics and the complaints they disagree on."""
     from .evaluate import compare as run
     from .report import compare_markdown
-    from .training import read_labelled
 
     _quiet_jieba()
     try:
         a = _load(None if str(model_a) == "default" else model_a, None)
         b = _load(None if str(model_b) == "default" else model_b, None)
-        rows, _ = read_labelled(data, text_col=text_col,
-                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
+        rows = _read_labelled(data, text_col, categories_col, sentiment_col, urgency_col, threat_col, safety_col)
         report = run(a, b, rows)
     except TriageError as exc:
         _fail(str(exc))
@@ -306,6 +320,7 @@ def suggest(
     from .labeling import labelling_sheet, model_labels, suggest_for_labeling
 
     _quiet_jieba()
+    _check_output(output, force)
     try:
         chosen_heads = _heads(heads)
         pipe = _load(model, None)
@@ -322,7 +337,7 @@ def suggest(
         frame.insert(0, "line", [table.lines[i] for i in picked])
     except TriageError as exc:
         _fail(str(exc))
-    _write_table(frame, output, force)
+    _write_table(frame, output)
     skipped = f"; {len(table.bad_lines)} unreadable line(s) were not considered" if table.bad_lines else ""
     typer.echo(f"wrote {len(frame)} of {len(texts)} complaints to {output}, most uncertain first{skipped}. "
                f"Correct the labels, then: triage train {output} --out models/NAME", err=True)
@@ -346,6 +361,7 @@ def draft(
     from .labeling import draft_labels, labelling_sheet
 
     _quiet_jieba()
+    _check_output(output, force)
     try:
         keywords = _load(model, None).model.features.keywords.groups
         table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
@@ -359,7 +375,7 @@ def draft(
     records.sort(key=lambda r: r["line"])
     frame = labelling_sheet(records)
     frame = frame[["line"] + [c for c in frame.columns if c != "line"]]
-    _write_table(frame, output, force)
+    _write_table(frame, output)
     problems = sum(1 for r in records if r["error"])
     typer.echo(f"wrote draft labels for {len(records)} rows to {output}" + (f" ({problems} without labels: see `error`)" if problems else "")
                + ". Correct them, then: triage train " + str(output) + " --out models/NAME", err=True)
@@ -387,15 +403,14 @@ def check_labels(
     import pandas as pd
 
     from .labeling import find_label_issues
-    from .training import read_labelled
 
     _quiet_jieba()
+    _check_output(output, force)
     if not 0.5 <= confidence < 1:
         _fail(f"--confidence must be in [0.5, 1), got {confidence}.")
     try:
         pipe = _load(model, None)
-        rows, _ = read_labelled(data, text_col=text_col,
-                                columns=_label_columns(categories_col, sentiment_col, urgency_col, threat_col, safety_col))
+        rows = _read_labelled(data, text_col, categories_col, sentiment_col, urgency_col, threat_col, safety_col)
         found = find_label_issues(pipe, rows, confidence=confidence)
     except TriageError as exc:
         _fail(str(exc))
@@ -405,7 +420,7 @@ def check_labels(
         columns=["id", "text", "label", "given", "model", "probability"],
     )
     if output:
-        _write_table(frame, output, force)
+        _write_table(frame, output)
     typer.echo(f"{len(found)} of {len(rows)} rows have labels the model contradicts with probability >= {confidence}"
                + (f"; all {len(frame)} suspect labels are in {output}" if output else ""), err=True)
     for _, r in frame.head(20).iterrows():
