@@ -34,6 +34,14 @@ def _load(model: Optional[Path], config: Optional[Path]):
     return load(model, config=config)
 
 
+# Options several commands share.
+MODEL = typer.Option(None, "--model", help="Model directory (default: the shipped model).")
+ENCODING = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK).")
+SHEET = typer.Option(None, "--sheet", help="Excel sheet name.")
+FORCE = typer.Option(False, "--force", help="Overwrite an existing output.")
+UNLABELLED = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8).")
+FIND_TEXT_COL = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect 投诉内容, 内容, text ...).")
+
 # Where the labels are in a labelled file (LABELING.md's column names by default); shared by the
 # commands that read labelled data.
 TEXT_COL = typer.Option("text", "--text-col", help="Column with the complaint text.")
@@ -83,11 +91,11 @@ def _write_table(frame, output: Path) -> None:
 def score(
     input: Path = typer.Argument(..., help="Backlog to score: .csv, .tsv, .xlsx, .jsonl or .parquet."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored rows (format by extension)."),
-    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect 投诉内容, 内容, text ...)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    text_col: Optional[str] = FIND_TEXT_COL,
+    model: Optional[Path] = MODEL,
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding the default configuration."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
     fmt: Optional[str] = typer.Option(None, "--format", help="Output format: csv, tsv, xlsx, jsonl, parquet."),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write rows that could not be scored (with line numbers) here."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Column with the complaint id."),
@@ -103,7 +111,7 @@ def score(
     no_clusters: bool = typer.Option(False, "--no-clusters", help="Do not look for same-issue clusters across the file."),
     now: Optional[str] = typer.Option(None, "--now", help="Check SLA deadlines against this time (ISO 8601; default: now)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last finished chunk."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    force: bool = FORCE,
     no_bom: bool = typer.Option(False, "--no-bom", help="Write CSV without the BOM Excel needs to read Chinese."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
 ) -> None:
@@ -148,7 +156,7 @@ def score(
 @app.command()
 def classify(
     text: Optional[str] = typer.Argument(None, help="The complaint (default: read from standard input)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    model: Optional[Path] = MODEL,
     config: Optional[Path] = typer.Option(None, "--config", help="TOML configuration overrides."),
 ) -> None:
     """Score one complaint and print its result as JSON."""
@@ -296,20 +304,20 @@ def _heads(value: str) -> tuple[str, ...]:
 
 @app.command()
 def suggest(
-    data: Path = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8)."),
+    data: Path = UNLABELLED,
     output: Path = typer.Option(..., "-o", "--output", help="Labelling sheet to write (.csv, .xlsx, ...)."),
     n: int = typer.Option(200, "-n", help="How many complaints to suggest."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
-    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect)."),
+    model: Optional[Path] = MODEL,
+    text_col: Optional[str] = FIND_TEXT_COL,
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Column with the complaint id, copied to the sheet as `id`."),
     heads: str = typer.Option(",".join(("category", "sentiment", "urgency", "threat", "safety")), "--heads",
                               help="The labels you will give, comma-separated (e.g. category)."),
     blank: bool = typer.Option(False, "--blank", help="Leave the label columns empty instead of pre-filling the model's labels."),
     exclude: list[Path] = typer.Option([], "--exclude", help="Sheets labelled in earlier rounds (their text column, found as in DATA): never suggest those again. Repeatable."),
     seed: int = typer.Option(0, "--seed"),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    force: bool = FORCE,
 ) -> None:
     """The complaints to label next (uncertain and diverse), as a sheet `triage train` reads back.
 
@@ -345,13 +353,13 @@ def suggest(
 
 @app.command()
 def draft(
-    data: Path = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8)."),
+    data: Path = UNLABELLED,
     output: Path = typer.Option(..., "-o", "--output", help="Sheet of draft labels to write (.csv, .xlsx, ...)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model whose keyword groups make the drafts (default: the shipped model)."),
-    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect)."),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK)."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    text_col: Optional[str] = FIND_TEXT_COL,
+    encoding: Optional[str] = ENCODING,
+    sheet: Optional[str] = SHEET,
+    force: bool = FORCE,
 ) -> None:
     """Draft labels from keyword rules for every row, for a person to correct (a cold start).
 
@@ -384,7 +392,7 @@ def draft(
 @app.command("check-labels")
 def check_labels(
     data: Path = typer.Argument(..., help="Labelled complaints: .jsonl, .csv/.tsv, .xlsx (LABELING.md columns by default)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model directory (default: the shipped model)."),
+    model: Optional[Path] = MODEL,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write every suspect label here (.csv, .xlsx, ...)."),
     confidence: float = typer.Option(0.9, "--confidence", help="Flag labels the model contradicts with at least this probability."),
     text_col: str = TEXT_COL,
@@ -393,7 +401,7 @@ def check_labels(
     urgency_col: Optional[str] = URGENCY_COL,
     threat_col: Optional[str] = THREAT_COL,
     safety_col: Optional[str] = SAFETY_COL,
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
+    force: bool = FORCE,
 ) -> None:
     """Labelled rows the model contradicts confidently: likely mislabels, most confident first.
 
