@@ -91,6 +91,18 @@ def test_broken_lines_and_empty_texts_are_reported_never_lost(pipe, tmp_path):
     assert summary.bad_lines == 2
 
 
+def test_one_column_file_keeps_its_empty_rows(pipe, tmp_path):
+    # pandas writes an empty value of a one-column file as `""`: a row, unlike a blank line.
+    src = tmp_path / "one.csv"
+    pd.DataFrame({"内容": ["快递丢了", "", "很好！", None, "客服不理人"]}).to_csv(src, index=False)
+    src.write_text(src.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # and a blank line at the end
+    out = tmp_path / "o.csv"
+    score_file(pipe, src, out)
+    rows = _read(out)
+    assert len(rows) == len(pd.read_csv(src)) == 5
+    assert rows["triage_status"].tolist()[1] in ("empty_text", "missing_text") and rows["内容"].tolist()[2] == "很好！"
+
+
 def test_resume_gives_the_same_output_as_an_uninterrupted_run(pipe, backlog, tmp_path):
     full = tmp_path / "full.csv"
     score_file(pipe, backlog, full, metadata_cols=META, now=NOW, chunksize=25)

@@ -154,8 +154,8 @@ def _iter_delimited(path: Path, sep: str, encoding: str | None, chunksize: int) 
             return Chunk(frame, list(lines), list(bad), flags)
 
         def add(fields: list[str], line: int, raw: str) -> None:
-            if not fields or fields == [""]:
-                return
+            if not fields or (fields == [""] and not raw.strip()):
+                return  # a blank line is not a row; `""` (an empty value of a one-column file) is
             if len(fields) != len(header):
                 bad.append({"line": line, "error": f"{len(fields)} fields, the header has {len(header)}", "raw": raw})
                 return
