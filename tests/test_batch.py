@@ -103,6 +103,37 @@ def test_one_column_file_keeps_its_empty_rows(pipe, tmp_path):
     assert rows["triage_status"].tolist()[1] in ("empty_text", "missing_text") and rows["内容"].tolist()[2] == "很好！"
 
 
+def test_multi_line_cells_and_stray_quotes(tmp_path):
+    src = tmp_path / "heimao_like.csv"
+    src.write_text(
+        "text,label\n"
+        "扣款不通知,3\n"
+        '"浦发银行\n在没有通知的情况下,每月扣费20元，\n每个月都混在账单里,才发现",3\n'  # one cell over three lines
+        "协商还款被拒,0\n"
+        '"他说""马上处理""，\n结果没人管",4\n'
+        '5,"引号没有闭合\n6,正常的一行\n7,结尾有引号"\n',  # a stray quote closed by a later row's quote
+        encoding="utf-8",
+    )
+    chunk = next(iter(iter_chunks(src)))
+    texts = chunk.frame["text"].tolist()
+    assert texts[:4] == ["扣款不通知", "浦发银行\n在没有通知的情况下,每月扣费20元，\n每个月都混在账单里,才发现", "协商还款被拒",
+                         '他说"马上处理"，\n结果没人管']
+    assert chunk.lines[:4] == [2, 3, 6, 7]
+    assert [b["line"] for b in chunk.bad_lines] == [9] and texts[4:] == ["6", "7"]  # the rows after it are kept
+
+
+@pytest.mark.shared
+def test_real_exports_read_exactly_as_pandas_reads_them():
+    from tests.conftest import SHARED
+    from triage.batch.io import read_table
+
+    for name in ("heimao_finance/train.csv", "heimao_finance/dev.csv", "car_complaints.csv"):
+        ours = read_table(SHARED / name)
+        theirs = pd.read_csv(SHARED / name, dtype=str, keep_default_na=False)
+        assert not ours.bad_lines, name
+        assert ours.frame.astype(str).values.tolist() == theirs.values.tolist(), name
+
+
 def test_resume_gives_the_same_output_as_an_uninterrupted_run(pipe, backlog, tmp_path):
     full = tmp_path / "full.csv"
     score_file(pipe, backlog, full, metadata_cols=META, now=NOW, chunksize=25)

@@ -109,14 +109,31 @@ class _LineTap:
         return taken
 
 
+def _closes_mid_line(line: str, sep: str) -> bool:
+    """Whether the quote that closes a multi-line cell on ``line`` is followed by a separator
+    (「…违规",3」: the row goes on with its other fields) rather than ending the line."""
+    i = 0
+    while True:
+        i = line.find('"', i)
+        if i < 0:
+            return False
+        if line[i + 1:i + 2] == '"':  # an escaped quote inside the cell
+            i += 2
+            continue
+        return line[i + 1:i + 2] == sep
+
+
 def _looks_broken(raw: list[str], n_fields: int, n_header: int, sep: str) -> bool:
     """Whether a record read over several lines is a quote that never closed, rather than a
     legitimate multi-line cell: wrong field count, an odd number of quotes (it ran to the end of
-    the file), or continuation lines that are complete rows by themselves."""
+    the file), or lines between the opening and the closing line that are complete rows by
+    themselves while the closing quote ends its line (a stray quote closed by a later row's quote).
+    A cell closed mid-line and followed by the row's other fields (「…违规",3」) is legitimate
+    even when its inner lines, holding a comma, would parse as rows."""
     if n_fields != n_header or "".join(raw).count('"') % 2 == 1:
         return True
-    rest = [line for line in raw[1:] if line.strip()]
-    if not rest or n_header < 2:
+    rest = [line for line in raw[1:-1] if line.strip()]
+    if not rest or n_header < 2 or _closes_mid_line(raw[-1], sep):
         return False
     try:
         return all(len(next(csv.reader([line], delimiter=sep))) == n_header for line in rest)
