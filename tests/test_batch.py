@@ -67,6 +67,16 @@ def test_excel_in_and_out(pipe, backlog, tmp_path):
     assert (got["triage_status"] == "ok").sum() >= 23
 
 
+def test_control_characters_do_not_stop_an_excel_output(pipe, tmp_path):
+    # Real reviews carry control characters (a backspace in waimai_10k) that a worksheet cannot hold.
+    src = tmp_path / "ctrl.csv"
+    src.write_text("id,内容\n1,味道一般\x08就这样\n2,快递丢了\x1b\n", encoding="utf-8")
+    out = tmp_path / "scored.xlsx"
+    score_file(pipe, src, out)
+    got = _read(out)
+    assert got["内容"].tolist() == ["味道一般就这样", "快递丢了"] and (got["triage_status"] == "ok").all()
+
+
 def test_broken_lines_and_empty_texts_are_reported_never_lost(pipe, tmp_path):
     src = tmp_path / "broken.csv"
     src.write_bytes(

@@ -470,6 +470,19 @@ def _csv_values(series: Any, neutralise: bool) -> list[Any]:
     return _plain_cells(series.tolist(), neutralise)
 
 
+def _excel_cell(value: Any) -> Any:
+    """A value as an Excel cell takes it: NaN empty, and the control characters a worksheet cannot
+    hold (U+0000-U+001F but tab, newline and carriage return; real reviews have them) removed,
+    where openpyxl would refuse the whole file."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
 class TableWriter:
     """Append chunks to one output file of any supported format (CSV/TSV, JSON Lines, Parquet,
     Excel), in a temporary location; :meth:`close` finishes the file."""
@@ -512,7 +525,7 @@ class TableWriter:
                 self._sheet = self._book.create_sheet("triage")
                 self._sheet.append(self._columns)
             for row in frame.itertuples(index=False, name=None):
-                self._sheet.append([None if (isinstance(v, float) and v != v) else v for v in row])
+                self._sheet.append([_excel_cell(v) for v in row])
 
     def write_encoded(self, text: str, columns: Sequence[str]) -> None:
         """Append a chunk already encoded by :func:`encode_frame` (CSV/TSV/JSON Lines), e.g. by a
