@@ -273,3 +273,15 @@ def test_csv_written_from_lists_equals_the_frame_written(pipe, backlog):
     whole = pd.concat([frame, pd.DataFrame(added)], axis=1)
     for fmt in ("csv", "tsv"):
         assert encode_columns(frame, added, fmt) == encode_frame(whole, fmt)
+
+
+def test_text_column_detection_prefers_complaint_headers():
+    from triage.batch.io import detect_text_column
+
+    assert detect_text_column(["id", "brand", "desc", "problem"]) == "desc"
+    assert detect_text_column(["id", "Reviews"]) == "Reviews"
+    assert detect_text_column(["工单号", "投诉内容", "评价"]) == "投诉内容"  # 评价 is only a fallback
+    with pytest.raises(InputFileError, match="Several columns"):
+        detect_text_column(["内容", "投诉内容"])
+    with pytest.raises(InputFileError, match="Pass --text-col"):
+        detect_text_column(["id", "金额"])

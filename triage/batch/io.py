@@ -24,7 +24,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import InputFileError
 
+# Headers that hold the complaint text, in two tiers: the second is looked at only when no header
+# of the first is present (a backlog with 投诉内容 and a 评价 rating column means 投诉内容).
 TEXT_COLUMN_CANDIDATES = ("投诉内容", "内容", "问题描述", "描述", "投诉描述", "诉求内容", "text", "complaint", "content", "review")
+TEXT_COLUMN_FALLBACKS = ("投诉详情", "详情", "反馈内容", "留言", "留言内容", "评论", "评价", "评价内容", "reviews", "comment",
+                         "comments", "desc", "description")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 csv.field_size_limit(64 * 1024 * 1024)
@@ -320,6 +324,8 @@ def detect_text_column(columns: Sequence[str], explicit: str | None = None) -> s
             raise InputFileError(f"There is no column {explicit!r}. Available columns: {', '.join(cols)}.")
         return explicit
     matches = [c for c in cols if c.strip().lower() in TEXT_COLUMN_CANDIDATES]
+    if not matches:
+        matches = [c for c in cols if c.strip().lower() in TEXT_COLUMN_FALLBACKS]
     if len(matches) == 1:
         return matches[0]
     if not matches:
