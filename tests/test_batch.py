@@ -285,3 +285,26 @@ def test_text_column_detection_prefers_complaint_headers():
         detect_text_column(["内容", "投诉内容"])
     with pytest.raises(InputFileError, match="Pass --text-col"):
         detect_text_column(["id", "金额"])
+
+
+def test_big5_traditional_export_is_read_right(pipe, backlog, tmp_path):
+    # Big5 bytes also decode as GB18030 (into rare characters): a Taiwan or Hong Kong export must
+    # not be scored as mojibake. Headers in traditional characters are found too.
+    simplified = pd.read_csv(backlog, encoding="gb18030", dtype=str, keep_default_na=False)
+    import opencc
+
+    s2t = opencc.OpenCC("s2t").convert
+    traditional = simplified.map(s2t).rename(columns=s2t)
+    src = tmp_path / "big5.csv"
+    traditional.to_csv(src, index=False, encoding="cp950", errors="replace")
+    assert detect_encoding(src.read_bytes()[:4096]) == "cp950"
+    assert detect_encoding(backlog.read_bytes()) == "gb18030"  # and GBK stays GBK
+    out = tmp_path / "scored.csv"
+    score_file(pipe, src, out, now=NOW)
+    got = _read(out)
+    assert "投訴內容" in got.columns and len(got) == len(simplified)
+    written = [t.encode("cp950", errors="replace").decode("cp950") for t in traditional["投訴內容"]]
+    assert got["投訴內容"].str.lstrip("'").tolist() == [t.lstrip("'") for t in written]
+    score_file(pipe, backlog, tmp_path / "simplified.csv", now=NOW)
+    same = (got["triage_categories"] == _read(tmp_path / "simplified.csv")["triage_categories"]).mean()
+    assert same >= 0.95  # scored as the same complaints (mojibake would agree on almost none)

@@ -59,16 +59,47 @@ def format_of(path: str | Path, explicit: str | None = None) -> str:
     return FORMATS[suffix]
 
 
+def _decoded(raw: bytes, encoding: str) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(raw, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def _common_share(text: str) -> float:
+    """The share of the Chinese characters of ``text`` that are among the 3,755 most common
+    (GB2312 level 1, after conversion to simplified): high for text decoded right, low for the
+    rare characters that bytes of another encoding decode into."""
+    from ..normalize import to_simplified
+
+    cjk = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+    if not cjk:
+        return 0.0
+    common = 0
+    for c in to_simplified("".join(cjk)):
+        try:
+            b = c.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        common += 0xB0 <= b[0] <= 0xD7
+    return common / len(cjk)
+
+
 def detect_encoding(raw: bytes) -> str:
-    """utf-8-sig, utf-8 or gb18030 (a superset of GBK), checked by decoding a sample."""
+    """utf-8-sig, utf-8, gb18030 (a superset of GBK) or cp950 (Big5, traditional exports), checked
+    by decoding a sample. Big5 bytes also decode as GB18030, into rare characters, so when both
+    decode, the one giving more common characters wins; real GBK text almost never decodes as Big5."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            codecs.getincrementaldecoder(encoding)().decode(raw, final=False)
-            return encoding
-        except UnicodeDecodeError:
-            continue
+    if _decoded(raw, "utf-8") is not None:
+        return "utf-8"
+    gb, big5 = _decoded(raw, "gb18030"), _decoded(raw, "cp950")
+    if gb is not None and big5 is not None:
+        return "cp950" if _common_share(big5) > _common_share(gb) else "gb18030"
+    if gb is not None:
+        return "gb18030"
+    if big5 is not None:
+        return "cp950"
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
@@ -323,9 +354,12 @@ def detect_text_column(columns: Sequence[str], explicit: str | None = None) -> s
         if explicit not in cols:
             raise InputFileError(f"There is no column {explicit!r}. Available columns: {', '.join(cols)}.")
         return explicit
-    matches = [c for c in cols if c.strip().lower() in TEXT_COLUMN_CANDIDATES]
+    from ..normalize import to_simplified
+
+    keys = {c: to_simplified(c.strip().lower()) for c in cols}  # 投訴內容 is 投诉内容
+    matches = [c for c in cols if keys[c] in TEXT_COLUMN_CANDIDATES]
     if not matches:
-        matches = [c for c in cols if c.strip().lower() in TEXT_COLUMN_FALLBACKS]
+        matches = [c for c in cols if keys[c] in TEXT_COLUMN_FALLBACKS]
     if len(matches) == 1:
         return matches[0]
     if not matches:
