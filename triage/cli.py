@@ -36,10 +36,10 @@ def _load(model: Optional[Path], config: Optional[Path]):
 
 # Options several commands share.
 MODEL = typer.Option(None, "--model", help="Model directory (default: the shipped model).")
-ENCODING = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK).")
+ENCODING = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK / Big5).")
 SHEET = typer.Option(None, "--sheet", help="Excel sheet name.")
 FORCE = typer.Option(False, "--force", help="Overwrite an existing output.")
-UNLABELLED = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (GBK or UTF-8).")
+UNLABELLED = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (UTF-8, GBK or Big5).")
 FIND_TEXT_COL = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect 投诉内容, 内容, text ...).")
 
 # Where the labels are in a labelled file (LABELING.md's column names by default); shared by the
