@@ -308,3 +308,18 @@ def test_big5_traditional_export_is_read_right(pipe, backlog, tmp_path):
     score_file(pipe, backlog, tmp_path / "simplified.csv", now=NOW)
     same = (got["triage_categories"] == _read(tmp_path / "simplified.csv")["triage_categories"]).mean()
     assert same >= 0.95  # scored as the same complaints (mojibake would agree on almost none)
+
+
+def test_old_excel_xls_is_read_like_the_csv(pipe, tmp_path):
+    # Many complaint systems still export Excel 97-2003 (.xls): read with xlrd, date cells as times.
+    xls, csv_ = DATA / "examples" / "backlog.xls", DATA / "examples" / "backlog.csv"
+    score_file(pipe, xls, tmp_path / "from_xls.csv", metadata_cols={"received_at": "受理时间"}, now=NOW)
+    score_file(pipe, csv_, tmp_path / "from_csv.csv", metadata_cols={"received_at": "受理时间"}, now=NOW)
+    a, b = _read(tmp_path / "from_xls.csv"), _read(tmp_path / "from_csv.csv")
+    assert a["工单号"].tolist() == b["工单号"].tolist() and len(a) == 120
+    assert a["受理时间"][0] == b["受理时间"][0] + ":00"  # a date cell, not a serial number
+    scored = a["triage_status"] == "ok"
+    for col in ("triage_categories", "triage_severity", "triage_respond_by", "triage_department"):
+        assert a.loc[scored, col].tolist() == b.loc[scored, col].tolist(), col
+    with pytest.raises(InputFileError, match="can be read but not written"):
+        score_file(pipe, csv_, tmp_path / "out.xls")

@@ -73,7 +73,7 @@ def _check_output(output: Optional[Path], force: bool) -> None:
     if output.exists() and not force:
         _fail(f"{output} exists; pass --force to overwrite it.")
     try:
-        format_of(output)
+        format_of(output, write=True)
     except TriageError as exc:
         _fail(str(exc))
 
@@ -82,7 +82,7 @@ def _write_table(frame, output: Path) -> None:
     from .batch.io import TableWriter, format_of
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    writer = TableWriter(output, format_of(output))
+    writer = TableWriter(output, format_of(output, write=True))
     writer.write(frame)
     writer.close()
 

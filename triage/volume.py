@@ -81,10 +81,11 @@ def find_clusters(
         pending = []
         for i in batch:
             text = texts[i]
-            words = tokenize(text) if isinstance(text, str) else []
-            terms.append({w for w in words if len(w) >= 2 and _NON_WORD.sub("", w) == w})
-            if not isinstance(text, str):
+            if not isinstance(text, str) or not text.strip():  # an empty text is the same issue as nothing
+                terms.append(set())
                 continue
+            words = tokenize(text)
+            terms.append({w for w in words if len(w) >= 2 and _NON_WORD.sub("", w) == w})
             if text in first_of:  # exact duplicates (after normalization) need no hashing
                 join(i, first_of[text])
                 continue

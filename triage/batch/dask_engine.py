@@ -160,7 +160,7 @@ def score_file_dask(
             sample = ddf.partitions[0].head(2, compute=True) if ddf.npartitions else pd.DataFrame(columns=ddf.columns)
             meta = _score_partition(sample, pipeline, plan, clusters).iloc[:0]
             scored = ddf.map_partitions(_score_partition, shipped, plan, clusters, meta=meta)
-            fmt = format_of(output_path, output_format)
+            fmt = format_of(output_path, output_format, write=True)
             tmp = output_path.parent / f".{output_path.name}.part"
             writer = TableWriter(tmp, fmt, bom=bom)
             frames = []

@@ -29,7 +29,9 @@ from ..errors import InputFileError
 TEXT_COLUMN_CANDIDATES = ("投诉内容", "内容", "问题描述", "描述", "投诉描述", "诉求内容", "text", "complaint", "content", "review")
 TEXT_COLUMN_FALLBACKS = ("投诉详情", "详情", "反馈内容", "留言", "留言内容", "评论", "评价", "评价内容", "reviews", "comment",
                          "comments", "desc", "description")
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "xlsx", ".xls": "xls", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet"}
+READ_ONLY_FORMATS = frozenset({"xls"})  # Excel 97-2003, which many complaint systems still export
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -45,18 +47,24 @@ class Chunk:
     undecodable: list[bool] | None = None  # per row: a cell held bytes that did not decode
 
 
-def format_of(path: str | Path, explicit: str | None = None) -> str:
+def format_of(path: str | Path, explicit: str | None = None, *, write: bool = False) -> str:
+    """The format of a file, from ``explicit`` or the extension. ``write``: the file is an output,
+    and old Excel (.xls), which can only be read, is refused."""
     if explicit:
         if explicit not in set(FORMATS.values()):
             raise InputFileError(f"Unknown format {explicit!r}; choose one of {sorted(set(FORMATS.values()))}.")
-        return explicit
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise InputFileError(
-            f"Cannot tell the format of {str(path)!r} from its extension {suffix!r}. Use one of "
-            f"{', '.join(sorted(FORMATS))} or pass --format."
-        )
-    return FORMATS[suffix]
+        fmt = explicit
+    else:
+        suffix = Path(path).suffix.lower()
+        if suffix not in FORMATS:
+            raise InputFileError(
+                f"Cannot tell the format of {str(path)!r} from its extension {suffix!r}. Use one of "
+                f"{', '.join(sorted(FORMATS))} or pass --format."
+            )
+        fmt = FORMATS[suffix]
+    if write and fmt in READ_ONLY_FORMATS:
+        raise InputFileError(f"{str(path)!r}: old Excel files (.xls) can be read but not written. Write .xlsx instead.")
+    return fmt
 
 
 def _decoded(raw: bytes, encoding: str) -> str | None:
@@ -303,6 +311,59 @@ def _iter_xlsx(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]
         wb.close()
 
 
+def _xls_value(cell: Any, datemode: int) -> Any:
+    import xlrd
+
+    if cell.ctype == xlrd.XL_CELL_EMPTY or cell.ctype == xlrd.XL_CELL_BLANK:
+        return None
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        return xlrd.xldate_as_datetime(cell.value, datemode)
+    if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
+        return int(cell.value)  # .xls keeps every number as a float: a ticket number is not 20261020064.0
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(cell.value)
+    if cell.ctype == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(cell.value, "#ERROR")
+    return cell.value
+
+
+def _iter_xls(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
+    """Old Excel (.xls, Excel 97-2003) with xlrd; the same rows and line numbers as .xlsx."""
+    import pandas as pd
+
+    try:
+        import xlrd
+    except ImportError:
+        raise InputFileError("Reading .xls needs xlrd: pip install 'triage[batch]' (or pip install xlrd), or save the file as .xlsx.") from None
+    try:
+        book = xlrd.open_workbook(path, on_demand=True)
+    except xlrd.XLRDError as exc:
+        raise InputFileError(f"{path} cannot be read as an .xls file ({exc}). Open it in Excel and save it as .xlsx.") from None
+    try:
+        names = book.sheet_names()
+        if sheet is not None and sheet not in names:
+            raise InputFileError(f"{path} has no sheet {sheet!r}. Sheets: {', '.join(names)}.")
+        ws = book.sheet_by_name(sheet) if sheet is not None else book.sheet_by_index(0)
+        if ws.nrows == 0:
+            raise InputFileError(f"The sheet {ws.name!r} of {path} is empty.")
+        header = [str(v).strip() if v not in (None, "") else f"column_{i + 1}"
+                  for i, v in enumerate(_xls_value(c, book.datemode) for c in ws.row(0))]
+        rows, lines = [], []
+        for r in range(1, ws.nrows):
+            values = [_xls_value(c, book.datemode) for c in ws.row(r)]
+            if all(v is None or v == "" for v in values):
+                continue
+            rows.append(values[: len(header)] + [None] * (len(header) - len(values)))
+            lines.append(r + 1)
+            if len(rows) >= chunksize:
+                yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+                rows, lines = [], []
+        if rows:
+            yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+    finally:
+        book.release_resources()
+
+
 def _iter_parquet(path: Path, chunksize: int) -> Iterator[Chunk]:
     import pyarrow.parquet as pq
 
@@ -330,6 +391,8 @@ def iter_chunks(
         return _iter_jsonl(path, encoding, chunksize)
     if fmt == "xlsx":
         return _iter_xlsx(path, sheet, chunksize)
+    if fmt == "xls":
+        return _iter_xls(path, sheet, chunksize)
     return _iter_parquet(path, chunksize)
 
 

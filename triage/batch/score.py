@@ -307,7 +307,9 @@ def score_file(
     start = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     in_fmt = format_of(input_path, input_format)
-    out_fmt = format_of(output_path, output_format)
+    out_fmt = format_of(output_path, output_format, write=True)
+    if errors_path is not None:
+        format_of(errors_path, write=True)  # before any work
     if jobs < 1:
         raise InputFileError(f"--jobs must be at least 1, got {jobs}.")
     work = output_path.parent / f".{output_path.name}.triage-work"
@@ -457,7 +459,7 @@ def score_file(
 
         rows = [json.loads(line) for line in failed_log.read_text(encoding="utf-8").splitlines() if line.strip()] if failed_log.exists() else []
         err_frame = pd.DataFrame(sorted(rows, key=lambda f: f["line"]), columns=["line", "status", "text"])
-        tmp_err = work / f"errors.{format_of(errors_path)}"
+        tmp_err = work / f"errors.{format_of(errors_path, write=True)}"
         err_writer = TableWriter(tmp_err, format_of(errors_path), bom=bom)
         err_writer.write(err_frame)
         err_writer.close()
