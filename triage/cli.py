@@ -39,7 +39,7 @@ MODEL = typer.Option(None, "--model", help="Model directory (default: the shippe
 ENCODING = typer.Option(None, "--encoding", help="Input encoding (default: detect UTF-8 / GBK / Big5).")
 SHEET = typer.Option(None, "--sheet", help="Excel sheet name.")
 FORCE = typer.Option(False, "--force", help="Overwrite an existing output.")
-UNLABELLED = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx, .jsonl or .parquet (UTF-8, GBK or Big5).")
+UNLABELLED = typer.Argument(..., help="Unlabelled complaints: .csv/.tsv, .xlsx/.xls, .jsonl or .parquet (UTF-8, GBK or Big5).")
 FIND_TEXT_COL = typer.Option(None, "--text-col", help="Column with the complaint text (default: detect 投诉内容, 内容, text ...).")
 
 # Where the labels are in a labelled file (LABELING.md's column names by default); shared by the
@@ -89,7 +89,7 @@ def _write_table(frame, output: Path) -> None:
 
 @app.command()
 def score(
-    input: Path = typer.Argument(..., help="Backlog to score: .csv, .tsv, .xlsx, .jsonl or .parquet."),
+    input: Path = typer.Argument(..., help="Backlog to score: .csv, .tsv, .xlsx, .xls, .jsonl or .parquet."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the scored rows (format by extension)."),
     text_col: Optional[str] = FIND_TEXT_COL,
     model: Optional[Path] = MODEL,
