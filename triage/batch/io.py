@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import InputFileError
 
@@ -283,7 +283,6 @@ def _iter_jsonl(path: Path, encoding: str | None, chunksize: int) -> Iterator[Ch
 
 def _iter_xlsx(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
     import openpyxl
-    import pandas as pd
 
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
@@ -295,20 +294,27 @@ def _iter_xlsx(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]
             header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(next(rows_iter))]
         except StopIteration:
             raise InputFileError(f"The sheet {ws.title!r} of {path} is empty.") from None
-        rows, lines = [], []
-        for n, values in enumerate(rows_iter, 2):
-            if values is None or all(v is None for v in values):
-                continue
-            values = list(values)[: len(header)] + [None] * (len(header) - len(values))
-            rows.append(values)
-            lines.append(n)
-            if len(rows) >= chunksize:
-                yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
-                rows, lines = [], []
-        if rows:
-            yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+        yield from _sheet_chunks(header, enumerate(rows_iter, 2), chunksize)
     finally:
         wb.close()
+
+
+def _sheet_chunks(header: list[str], numbered: Iterable[tuple[int, Any]], chunksize: int) -> Iterator[Chunk]:
+    """Chunks of spreadsheet rows given as (row number, cell values): empty rows skipped, cells cut
+    or padded to the header."""
+    import pandas as pd
+
+    rows, lines = [], []
+    for n, values in numbered:
+        if values is None or all(v is None or v == "" for v in values):
+            continue
+        rows.append(list(values)[: len(header)] + [None] * (len(header) - len(values)))
+        lines.append(n)
+        if len(rows) >= chunksize:
+            yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+            rows, lines = [], []
+    if rows:
+        yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
 
 
 def _xls_value(cell: Any, datemode: int) -> Any:
@@ -329,7 +335,6 @@ def _xls_value(cell: Any, datemode: int) -> Any:
 
 def _iter_xls(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
     """Old Excel (.xls, Excel 97-2003) with xlrd; the same rows and line numbers as .xlsx."""
-    import pandas as pd
 
     try:
         import xlrd
@@ -348,18 +353,8 @@ def _iter_xls(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
             raise InputFileError(f"The sheet {ws.name!r} of {path} is empty.")
         header = [str(v).strip() if v not in (None, "") else f"column_{i + 1}"
                   for i, v in enumerate(_xls_value(c, book.datemode) for c in ws.row(0))]
-        rows, lines = [], []
-        for r in range(1, ws.nrows):
-            values = [_xls_value(c, book.datemode) for c in ws.row(r)]
-            if all(v is None or v == "" for v in values):
-                continue
-            rows.append(values[: len(header)] + [None] * (len(header) - len(values)))
-            lines.append(r + 1)
-            if len(rows) >= chunksize:
-                yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
-                rows, lines = [], []
-        if rows:
-            yield Chunk(pd.DataFrame(rows, columns=header, dtype=object), lines)
+        numbered = ((r + 1, [_xls_value(c, book.datemode) for c in ws.row(r)]) for r in range(1, ws.nrows))
+        yield from _sheet_chunks(header, numbered, chunksize)
     finally:
         book.release_resources()
 
