@@ -77,6 +77,14 @@ def test_control_characters_do_not_stop_an_excel_output(pipe, tmp_path):
     assert got["内容"].tolist() == ["味道一般就这样", "快递丢了"] and (got["triage_status"] == "ok").all()
 
 
+def test_cells_too_long_for_excel_are_counted(pipe, tmp_path):
+    src = tmp_path / "long.csv"
+    pd.DataFrame({"内容": ["快递丢了" * 10_000, "客服不理人"]}).to_csv(src, index=False)
+    summary = score_file(pipe, src, tmp_path / "out.xlsx")
+    assert summary.truncated_cells == 1 and summary.to_dict()["truncated_cells"] == 1
+    assert score_file(pipe, src, tmp_path / "out.csv").truncated_cells == 0  # CSV keeps it whole
+
+
 def test_broken_lines_and_empty_texts_are_reported_never_lost(pipe, tmp_path):
     src = tmp_path / "broken.csv"
     src.write_bytes(

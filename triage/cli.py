@@ -149,6 +149,9 @@ def score(
     finally:
         if bar is not None:
             bar.close()
+    if summary.truncated_cells:
+        typer.secho(f"warning: {summary.truncated_cells} cell(s) were longer than Excel's 32,767 characters and were cut "
+                    "in the .xlsx; write .csv or .parquet to keep them whole.", fg=typer.colors.YELLOW, err=True)
     if not quiet:
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), err=True)
 

@@ -144,6 +144,7 @@ def score_file_dask(
     try:
         shipped = _ship(client, pipeline)
         summary = BatchSummary()
+        truncated = 0
         if partitioned:
             import shutil
 
@@ -170,6 +171,7 @@ def score_file_dask(
                 writer.write(frame)
                 frames.append(_frame_summary(frame, col))
             writer.close()
+            truncated = writer.truncated_cells
             os.replace(tmp, output_path)
     finally:
         if own_client:
@@ -192,5 +194,6 @@ def score_file_dask(
         w.write(pd.DataFrame(failed, columns=["line", "status", "text"]))
         w.close()
         os.replace(tmp_err, errors_path)
+    summary.truncated_cells = truncated
     summary.seconds = time.perf_counter() - start
     return summary

@@ -568,6 +568,9 @@ def _csv_values(series: Any, neutralise: bool) -> list[Any]:
     return _plain_cells(series.tolist(), neutralise)
 
 
+EXCEL_CELL_LIMIT = 32767  # characters; openpyxl cuts longer text
+
+
 def _excel_cell(value: Any) -> Any:
     """A value as an Excel cell takes it: NaN empty, and the control characters a worksheet cannot
     hold (U+0000-U+001F but tab, newline and carriage return; real reviews have them) removed,
@@ -599,6 +602,7 @@ class TableWriter:
         self._book: Any = None
         self._sheet: Any = None
         self._columns: list[str] | None = None
+        self.truncated_cells = 0  # Excel cells cut to EXCEL_CELL_LIMIT characters
 
     def write(self, frame: Any) -> None:
         if self._columns is None:
@@ -623,7 +627,9 @@ class TableWriter:
                 self._sheet = self._book.create_sheet("triage")
                 self._sheet.append(self._columns)
             for row in frame.itertuples(index=False, name=None):
-                self._sheet.append([_excel_cell(v) for v in row])
+                cells = [_excel_cell(v) for v in row]
+                self.truncated_cells += sum(isinstance(v, str) and len(v) > EXCEL_CELL_LIMIT for v in cells)
+                self._sheet.append(cells)
 
     def write_encoded(self, text: str, columns: Sequence[str]) -> None:
         """Append a chunk already encoded by :func:`encode_frame` (CSV/TSV/JSON Lines), e.g. by a

@@ -42,6 +42,7 @@ class BatchSummary:
     by_level: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     resumed_chunks: int = 0
+    truncated_cells: int = 0  # Excel output: cells longer than a worksheet holds, cut
 
     @property
     def rows_per_second(self) -> float:
@@ -57,6 +58,7 @@ class BatchSummary:
             "seconds": round(self.seconds, 2),
             "rows_per_second": round(self.rows_per_second, 1),
             "resumed_chunks": self.resumed_chunks,
+            "truncated_cells": self.truncated_cells,
         }
 
 
@@ -451,6 +453,7 @@ def score_file(
         for part in sorted(work.glob("part-*.pickle")):
             assembled.write(pickle.loads(part.read_bytes()))
         assembled.close()
+        summary.truncated_cells = assembled.truncated_cells
         partial = tmp_out
     elif not partial.exists():
         partial.touch()
