@@ -275,13 +275,12 @@ def compare(
 
 
 def _read_unlabelled(path: Path, text_col: Optional[str], encoding: Optional[str], sheet: Optional[str]):
-    """Rows of a file to label: the frame, its text column and line numbers, and unreadable lines."""
+    """Rows of a file to label (the frame, line numbers and unreadable lines) and their texts."""
     from .batch.io import detect_text_column, read_table
 
     table = read_table(path, encoding=encoding, sheet=sheet)
     column = detect_text_column(table.frame.columns, text_col) if len(table.frame.columns) else (text_col or "text")
-    texts = [t if isinstance(t, str) else "" for t in table.frame.get(column, [])]
-    return table, column, texts
+    return table, [t if isinstance(t, str) else "" for t in table.frame.get(column, [])]
 
 
 def _labelled_texts(model: Optional[Path], sheets: list[Path]) -> set[str]:
@@ -292,7 +291,7 @@ def _labelled_texts(model: Optional[Path], sheets: list[Path]) -> set[str]:
     model_dir = model or default_model_path()
     done = {r["text"].strip() for r in base_training_rows(model_dir)} if (Path(model_dir) / TRAINING_DATA_FILE).is_file() else set()
     for path in sheets:
-        _, _, texts = _read_unlabelled(path, None, None, None)
+        _, texts = _read_unlabelled(path, None, None, None)
         done.update(t.strip() for t in texts)
     return done
 
@@ -335,7 +334,7 @@ def suggest(
     try:
         chosen_heads = _heads(heads)
         pipe = _load(model, None)
-        table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
+        table, texts = _read_unlabelled(data, text_col, encoding, sheet)
         done = _labelled_texts(model, exclude)
         picked = suggest_for_labeling(pipe, texts, n, heads=chosen_heads, seed=seed, exclude=done)
         chosen = [texts[i] for i in picked]
@@ -375,7 +374,7 @@ def draft(
     _check_output(output, force)
     try:
         keywords = _load(model, None).model.features.keywords.groups
-        table, _, texts = _read_unlabelled(data, text_col, encoding, sheet)
+        table, texts = _read_unlabelled(data, text_col, encoding, sheet)
     except TriageError as exc:
         _fail(str(exc))
     drafts = draft_labels(texts, keywords)

@@ -102,7 +102,8 @@ def suggest_for_labeling(pipeline: TriagePipeline, unlabeled: Any, n: int, *, te
     first: dict[str, int] = {}
     done = {t.strip() for t in exclude if isinstance(t, str)}
     for i, text in enumerate(texts):
-        if text.strip() and text.strip() not in done:  # nothing to label in a blank text
+        key = text.strip()
+        if key and key not in done:  # nothing to label in a blank text
             first.setdefault(text, i)  # exact copies are never suggested twice
     cand = np.fromiter(first.values(), dtype=np.int64, count=len(first))
     if len(cand) > max_pool:

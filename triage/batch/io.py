@@ -335,7 +335,6 @@ def _xls_value(cell: Any, datemode: int) -> Any:
 
 def _iter_xls(path: Path, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
     """Old Excel (.xls, Excel 97-2003) with xlrd; the same rows and line numbers as .xlsx."""
-
     try:
         import xlrd
     except ImportError:
@@ -571,16 +570,14 @@ def _csv_values(series: Any, neutralise: bool) -> list[Any]:
 EXCEL_CELL_LIMIT = 32767  # characters; openpyxl cuts longer text
 
 
-def _excel_cell(value: Any) -> Any:
+def _excel_cell(value: Any, illegal: re.Pattern[str]) -> Any:
     """A value as an Excel cell takes it: NaN empty, and the control characters a worksheet cannot
-    hold (U+0000-U+001F but tab, newline and carriage return; real reviews have them) removed,
-    where openpyxl would refuse the whole file."""
+    hold (``illegal``: U+0000-U+001F but tab, newline and carriage return; real reviews have them)
+    removed, where openpyxl would refuse the whole file."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, str):
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
+        return illegal.sub("", value)
     return value
 
 
@@ -626,8 +623,10 @@ class TableWriter:
                 self._book = openpyxl.Workbook(write_only=True)
                 self._sheet = self._book.create_sheet("triage")
                 self._sheet.append(self._columns)
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
             for row in frame.itertuples(index=False, name=None):
-                cells = [_excel_cell(v) for v in row]
+                cells = [_excel_cell(v, ILLEGAL_CHARACTERS_RE) for v in row]
                 self.truncated_cells += sum(isinstance(v, str) and len(v) > EXCEL_CELL_LIMIT for v in cells)
                 self._sheet.append(cells)
 
